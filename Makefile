@@ -1,0 +1,55 @@
+# Jikimi: one entry point for people and CI (see README).
+#   make run        install, train if needed, start all three processes
+#   make test       install, train if needed, run every test
+#   make setup      install into .venv only
+#   make train      train into models/ only (skipped when nothing changed)
+#   make bench-nlu  5-fold cross-validation: our pipeline vs stock Rasa
+
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+MODEL := models/jikimi.tar.gz
+TRAIN_INPUTS := $(shell find bot data/nlu_ko -type f \( -name '*.yml' -o -name '*.py' \) 2>/dev/null)
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+.PHONY: setup train run test bench-nlu lint clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt scripts/find-python.sh
+	@command -v java >/dev/null 2>&1 || [ -x "$${JAVA_HOME:-/nonexistent}/bin/java" ] || { \
+	  echo "error: konlpy needs a Java runtime and none was found." >&2; \
+	  echo "Install one (e.g. sudo apt-get install default-jre-headless) or set JAVA_HOME." >&2; \
+	  exit 1; }
+	@if ! [ -x $(PY) ] || ! $(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null; then \
+	  python=$$(scripts/find-python.sh) || exit 1; \
+	  echo "Creating $(VENV) with $$python"; \
+	  rm -rf $(VENV) && $$python -m venv $(VENV) || exit 1; \
+	fi
+	$(PY) -m pip install --disable-pip-version-check -q -c constraints.txt -e '.[dev]'
+	@touch $@
+
+train: $(MODEL)
+
+# Order-only on the install: a new dependency alone does not retrain.
+$(MODEL): $(TRAIN_INPUTS) | $(STAMP)
+	$(VENV)/bin/rasa train --config bot/config.yml --domain bot/domain \
+	  --data data/nlu_ko bot/rules --out models --fixed-model-name jikimi
+	@touch $@
+
+run: $(MODEL)
+	$(VENV)/bin/jikimi run
+
+test: $(MODEL)
+	$(PY) -m pytest
+
+bench-nlu: $(STAMP)
+	$(PY) scripts/bench_nlu.py
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check jikimi bot actions tests scripts
+
+clean:
+	rm -rf models .rasa results

@@ -1,0 +1,1 @@
+"""Custom actions of the Jikimi assistant, one module per conversation."""

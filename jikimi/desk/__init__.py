@@ -1,0 +1,1 @@
+"""The desk service: SMS gateway, outbox dispatcher and the widget's page."""

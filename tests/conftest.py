@@ -1,0 +1,30 @@
+"""Shared fixtures: paths, the trained model, and quiet TensorFlow."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+
+ROOT = Path(__file__).resolve().parent.parent
+MODEL = ROOT / "models" / "jikimi.tar.gz"
+SHARED = ROOT.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def model_path() -> Path:
+    if not MODEL.exists():
+        pytest.fail(f"{MODEL} is missing: run the tests with `make test`, which trains it.")
+    return MODEL
+
+
+@pytest.fixture(scope="session")
+def agent(model_path):
+    """The trained assistant, loaded once for in-process conversation tests."""
+    from rasa.core.agent import Agent
+
+    return Agent.load(str(model_path))

@@ -1,0 +1,82 @@
+"""The three processes of `make run`, talked to over HTTP like a user would."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import requests
+
+
+def texts(replies):
+    return " ".join(r.get("text", "") for r in replies)
+
+
+def test_greeting_is_korean_and_says_it_is_a_bot(stack):
+    replies = stack.say("e2e-greet", "안녕")
+    assert replies, "no reply"
+    text = texts(replies)
+    assert "지킴이" in text and "챗봇" in text
+    assert "112" in text
+    buttons = [b["title"] for r in replies for b in r.get("buttons", [])]
+    assert "피해를 입었어요" in buttons
+
+
+def test_button_payload_reaches_the_intent(stack):
+    replies = stack.say("e2e-button", "/ask_law")
+    assert "제14조의2" in texts(replies)
+
+
+def test_crisis_reply_gives_hotlines(stack):
+    text = texts(stack.say("e2e-crisis", "요즘 그냥 죽고싶어"))
+    for number in ("109", "112", "119", "1388"):
+        assert number in text
+
+
+def test_platform_entity_is_extracted_with_particle(stack):
+    response = requests.post(
+        f"{stack.rasa_url}/model/parse",
+        params={"token": stack.token},
+        json={"text": "텔레에 제 얼굴 합성한 사진이 올라왔어요"},
+        timeout=30,
+    )
+    response.raise_for_status()
+    parsed = response.json()
+    assert parsed["intent"]["name"] == "report_incident"
+    assert [e["value"] for e in parsed["entities"] if e["entity"] == "platform"] == [
+        "telegram"
+    ]
+
+
+def test_rasa_http_api_needs_the_token(stack):
+    assert requests.get(f"{stack.rasa_url}/status", timeout=5).status_code == 401
+    assert requests.get(
+        f"{stack.rasa_url}/status", params={"token": "wrong"}, timeout=5
+    ).status_code == 401
+
+
+def test_odd_messages_get_a_kind_reply_not_an_error(stack):
+    for message in ("", "   ", "ㅋ" * 5000, "\x00\x07제어문자", "😭😭😭"):
+        replies = stack.say("e2e-odd", message)
+        assert isinstance(replies, list)
+    assert stack.say("e2e-odd", "안녕")
+
+
+def test_desk_service_answers(stack):
+    assert requests.get(f"{stack.desk_url}/healthz", timeout=5).json() == {"status": "ok"}
+    page = requests.get(f"{stack.desk_url}/", timeout=5)
+    assert page.ok and "지킴이" in page.text
+
+
+def test_missing_model_is_a_clear_error(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "jikimi.cli", "run", "--model", str(tmp_path / "none.tar.gz")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "make train" in result.stderr

@@ -1,0 +1,91 @@
+"""The trained model on data it never saw, and single-turn replies in Korean."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+import pytest
+
+from conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def parse(agent, text):
+    return asyncio.run(agent.parse_message(text))
+
+
+@pytest.fixture(scope="module")
+def heldout():
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    return load_data(str(ROOT / "tests" / "data" / "nlu_heldout.yml"))
+
+
+def test_heldout_intent_accuracy(agent, heldout):
+    wrong = Counter()
+    total = 0
+    for example in heldout.intent_examples:
+        predicted = parse(agent, example.get("text"))["intent"]["name"]
+        total += 1
+        if predicted != example.get("intent"):
+            wrong[example.get("intent")] += 1
+    accuracy = 1 - sum(wrong.values()) / total
+    print(f"held-out accuracy {accuracy:.3f}; errors by intent {dict(wrong)}")
+    assert accuracy >= 0.80, dict(wrong)
+
+
+def test_heldout_platform_values(agent, heldout):
+    found = expected = 0
+    for example in heldout.entity_examples:
+        want = sorted(
+            heldout.entity_synonyms.get(e["value"], e["value"]) for e in example.get("entities")
+        )
+        got = sorted(
+            e["value"].lower()
+            for e in parse(agent, example.get("text"))["entities"]
+            if e["entity"] == "platform"
+        )
+        expected += len(want)
+        found += len(set(want) & set(got))
+    assert expected >= 10
+    assert found / expected >= 0.8
+
+
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("텔레그램에 내 사진 올라왔어", "telegram"),
+        ("인스타에서 합성사진 봤어요", "instagram"),
+        ("카톡 단톡방에 돌고 있대", "kakaotalk"),
+        ("디코서 누가 뿌렸대", "discord"),
+    ],
+)
+def test_platform_with_particle_is_normalised(agent, text, value):
+    values = [e["value"] for e in parse(agent, text)["entities"] if e["entity"] == "platform"]
+    assert values == [value]
+
+
+@pytest.mark.parametrize(
+    "text, response",
+    [
+        ("안녕하세요", "utter_greet"),
+        ("너 사람이야?", "utter_iamabot"),
+        ("딥페이크가 뭐야", "utter_what_is_deepfake"),
+        ("보기만 해도 처벌돼?", "utter_law"),
+        ("친구 사진이 능욕방에 올라왔어 어떡해", "utter_bystander_help"),
+        ("제 얼굴로 합성된 사진이 돌아다녀요", "utter_report_incident"),
+        ("증거 어떻게 남겨야 돼", "utter_evidence"),
+        ("영상 지우고 싶어요", "utter_takedown"),
+        ("상담 선생님이랑 얘기하고 싶어요", "utter_counsellor_options"),
+        ("너무 무서워", "utter_distress"),
+        ("죽고 싶어", "utter_crisis"),
+        ("익명으로 할 수 있어?", "utter_privacy"),
+        ("오늘 날씨 어때", "utter_out_of_scope"),
+    ],
+)
+def test_single_turn_reply(agent, text, response):
+    replies = asyncio.run(agent.handle_text(text, sender_id=f"model-{response}"))
+    expected = agent.domain.responses[response][0]["text"]
+    assert [r["text"] for r in replies] == [expected]

@@ -1,0 +1,76 @@
+"""Settings: defaults, environment over .env, generated local secrets."""
+
+from __future__ import annotations
+
+import stat
+
+import pytest
+
+from jikimi.cli import endpoints_config
+from jikimi.settings import load_settings
+
+
+def test_defaults_give_a_laptop_setup(tmp_path):
+    settings = load_settings(environ={}, root=tmp_path)
+    assert settings.database_url == f"sqlite:///{tmp_path / 'var' / 'jikimi.db'}"
+    assert settings.tracker_store_url == settings.database_url
+    assert settings.lock_store_url is None
+    assert settings.public_url == "http://127.0.0.1:8000"
+    assert settings.handoff_timeout_s == 300
+    assert (settings.rasa_port, settings.action_port, settings.desk_port) == (5005, 5055, 8000)
+    assert not settings.twilio_enabled
+
+
+def test_local_secrets_are_generated_once_and_private(tmp_path):
+    first = load_settings(environ={}, root=tmp_path)
+    second = load_settings(environ={}, root=tmp_path)
+    assert first.rasa_token == second.rasa_token and len(first.rasa_token) >= 32
+    assert first.secret_key == second.secret_key
+    for name in ("rasa_token", "secret_key"):
+        mode = (tmp_path / "var" / name).stat().st_mode
+        assert stat.S_IMODE(mode) == 0o600
+
+
+def test_environment_overrides_dotenv(tmp_path):
+    (tmp_path / ".env").write_text("RASA_TOKEN=from-dotenv\nJIKIMI_HOST=0.0.0.0\n")
+    settings = load_settings(environ={"RASA_TOKEN": "from-env"}, root=tmp_path)
+    assert settings.rasa_token == "from-env"
+    assert settings.host == "0.0.0.0"
+    assert not (tmp_path / "var" / "rasa_token").exists()
+
+
+def test_bad_number_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="JIKIMI_HANDOFF_TIMEOUT_S must be a whole number"):
+        load_settings(environ={"JIKIMI_HANDOFF_TIMEOUT_S": "five"}, root=tmp_path)
+
+
+def test_endpoints_use_the_tracker_url_and_redis_lock_store(tmp_path):
+    settings = load_settings(
+        environ={
+            "JIKIMI_TRACKER_STORE_URL": "postgresql://u:p@127.0.0.1:5432/test",
+            "JIKIMI_LOCK_STORE_URL": "redis://:secret@127.0.0.1:6379/2",
+        },
+        root=tmp_path,
+    )
+    config = endpoints_config(settings)
+    assert config["tracker_store"] == {
+        "type": "SQL",
+        "host": "postgresql://u:p@127.0.0.1:5432/test",
+    }
+    assert config["lock_store"] == {
+        "type": "redis",
+        "url": "127.0.0.1",
+        "port": 6379,
+        "db": 2,
+        "use_ssl": False,
+        "password": "secret",
+    }
+    assert config["action_endpoint"] == {"url": "http://127.0.0.1:5055/webhook"}
+
+
+def test_lock_store_must_be_redis(tmp_path):
+    settings = load_settings(
+        environ={"JIKIMI_LOCK_STORE_URL": "memcached://x"}, root=tmp_path
+    )
+    with pytest.raises(ValueError, match="redis://"):
+        endpoints_config(settings)
