@@ -31,8 +31,9 @@ def endpoints_config(settings: Settings) -> Dict:
     """Rasa's endpoints (tracker store, lock store, action server) from settings."""
     config: Dict = {
         "action_endpoint": {"url": settings.action_url},
-        # Rasa's SQL tracker store takes a full SQLAlchemy URL as `host`.
-        "tracker_store": {"type": "SQL", "host": settings.tracker_store_url},
+        # Rasa passes the endpoint's `url` to SQLTrackerStore as `host`, which
+        # takes a full SQLAlchemy URL there (a `host` key would clash with it).
+        "tracker_store": {"type": "SQL", "url": settings.tracker_store_url},
     }
     if settings.lock_store_url:
         from urllib.parse import urlsplit
@@ -84,8 +85,9 @@ def serve_rasa(settings: Settings, model: Path) -> None:
         "--port",
         str(settings.rasa_port),
         "--enable-api",
-        "--auth-token",
-        settings.rasa_token,
+        # "=" form: a urlsafe token may start with "-", which argparse would
+        # take for an option.
+        f"--auth-token={settings.rasa_token}",
         "--cors",
         "*",
     ]

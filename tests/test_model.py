@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from conftest import ROOT
+from jikimi.settings import ROOT
 
 pytestmark = pytest.mark.slow
 

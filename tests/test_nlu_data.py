@@ -9,7 +9,9 @@ import pytest
 import yaml
 
 from bot.components.korean_tokenizer import get_analyser, tokenize_text
-from conftest import ROOT, SHARED
+from jikimi.settings import ROOT
+
+SHARED = ROOT.parent / "shared"
 
 CANONICAL_PLATFORMS = {
     "telegram", "instagram", "kakaotalk", "discord", "x", "tiktok",

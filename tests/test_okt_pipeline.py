@@ -12,7 +12,7 @@ import asyncio
 import pytest
 import yaml
 
-from conftest import ROOT
+from jikimi.settings import ROOT
 
 pytestmark = pytest.mark.slow
 

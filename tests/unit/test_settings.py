@@ -6,7 +6,7 @@ import stat
 
 import pytest
 
-from jikimi.cli import endpoints_config
+from jikimi.cli import endpoints_config, write_endpoints
 from jikimi.settings import load_settings
 
 
@@ -44,28 +44,58 @@ def test_bad_number_is_a_clear_error(tmp_path):
         load_settings(environ={"JIKIMI_HANDOFF_TIMEOUT_S": "five"}, root=tmp_path)
 
 
-def test_endpoints_use_the_tracker_url_and_redis_lock_store(tmp_path):
+def test_endpoints_file_builds_rasas_stores_on_postgres_and_redis(tmp_path):
+    """The written endpoints file must be one Rasa itself accepts: build the SQL
+    tracker store and the Redis lock store from it, against the real servers."""
+    import asyncio
+
+    from rasa.core.lock_store import LockStore, RedisLockStore
+    from rasa.core.tracker_store import SQLTrackerStore, TrackerStore
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import ActionExecuted
+    from rasa.shared.core.trackers import DialogueStateTracker
+    from rasa.utils.endpoints import read_endpoint_config
+
     settings = load_settings(
         environ={
-            "JIKIMI_TRACKER_STORE_URL": "postgresql://u:p@127.0.0.1:5432/test",
-            "JIKIMI_LOCK_STORE_URL": "redis://:secret@127.0.0.1:6379/2",
+            "JIKIMI_TRACKER_STORE_URL": "postgresql://postgres@127.0.0.1:5432/test",
+            "JIKIMI_LOCK_STORE_URL": "redis://127.0.0.1:6379/2",
         },
         root=tmp_path,
     )
-    config = endpoints_config(settings)
-    assert config["tracker_store"] == {
-        "type": "SQL",
-        "host": "postgresql://u:p@127.0.0.1:5432/test",
+    path = write_endpoints(settings)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert endpoints_config(settings)["action_endpoint"] == {
+        "url": "http://127.0.0.1:5055/webhook"
     }
-    assert config["lock_store"] == {
+
+    domain = Domain.empty()
+    store = TrackerStore.create(read_endpoint_config(str(path), "tracker_store"), domain)
+    assert isinstance(store, SQLTrackerStore)
+    assert store.engine.dialect.name == "postgresql"
+    sender = f"settings-test-{tmp_path.name}"
+    tracker = DialogueStateTracker.from_events(sender, [ActionExecuted("action_listen")])
+    asyncio.run(store.save(tracker))
+    assert asyncio.run(store.retrieve(sender)) is not None
+
+    lock_store = LockStore.create(read_endpoint_config(str(path), "lock_store"))
+    assert isinstance(lock_store, RedisLockStore)
+    assert lock_store.red.ping()
+
+
+def test_redis_password_and_db_are_passed_on(tmp_path):
+    settings = load_settings(
+        environ={"JIKIMI_LOCK_STORE_URL": "rediss://:secret@cache.internal:6380/3"},
+        root=tmp_path,
+    )
+    assert endpoints_config(settings)["lock_store"] == {
         "type": "redis",
-        "url": "127.0.0.1",
-        "port": 6379,
-        "db": 2,
-        "use_ssl": False,
+        "url": "cache.internal",
+        "port": 6380,
+        "db": 3,
+        "use_ssl": True,
         "password": "secret",
     }
-    assert config["action_endpoint"] == {"url": "http://127.0.0.1:5055/webhook"}
 
 
 def test_lock_store_must_be_redis(tmp_path):
