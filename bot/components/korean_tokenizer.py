@@ -114,10 +114,11 @@ def _build_konlpy(tagger_name: str) -> Analyser:
     is_okt = tagger_name == "Okt"
 
     def analyse(text: str) -> List[Morpheme]:
-        # JPype attaches new threads itself; asking explicitly makes the
-        # contract visible for the threads of Rasa's async server.
+        # Threads of Rasa's async server and executors must be attached to the
+        # JVM, and as daemons: a thread attached as non-daemon and never
+        # detached makes the JVM (and so the process) hang at exit.
         if not jpype.java.lang.Thread.isAttached():
-            jpype.java.lang.Thread.attach()
+            jpype.java.lang.Thread.attachAsDaemon()
         if not is_okt:
             return _align_konlpy(text, tagger.pos(text))
         # norm=True would rewrite the text (되나욬 -> 되나요): align the surface

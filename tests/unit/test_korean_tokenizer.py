@@ -186,3 +186,24 @@ def test_component_tokenizes_messages_from_many_threads(backend):
     for text, tokens in zip(texts, results):
         assert all(text[s:e] == t for t, s, e in tokens)
         assert ("합성", text.index("합성"), text.index("합성") + 2) in tokens
+
+
+def test_process_exits_after_konlpy_ran_in_threads():
+    """Threads attached to the JVM as non-daemons make the process hang at exit
+    (seen: pytest finished, then waited forever in JPype's shutdown)."""
+    import subprocess
+    import sys
+
+    from jikimi.settings import ROOT
+
+    script = (
+        "import concurrent.futures\n"
+        "from bot.components.korean_tokenizer import get_analyser, tokenize_text\n"
+        "a = get_analyser('konlpy')\n"
+        "with concurrent.futures.ThreadPoolExecutor(4) as pool:\n"
+        "    list(pool.map(lambda t: tokenize_text(t, a), ['텔레그램에 올라왔어'] * 20))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, timeout=120, capture_output=True
+    )
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
