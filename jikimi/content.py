@@ -42,8 +42,9 @@ import yaml
 CONTENT_DIR = Path(__file__).resolve().parent.parent / "content"
 
 ROLES = ("student", "teacher", "parent")
-# The bot maps this payload to "give the next level of the current lesson".
-MORE_PAYLOAD = "/lesson_more"
+# "더 알려줘" is an affirmation of the lesson just given: the bot's rules map
+# affirm right after a lesson to its next level (intents are a fixed contract).
+MORE_PAYLOAD = "/affirm"
 _MORE_POLITE = "더 알려 주세요"
 MORE_TITLE = {"student": "더 알려줘", "teacher": _MORE_POLITE, "parent": _MORE_POLITE}
 
@@ -136,6 +137,11 @@ def resources(ids: list[str] | None = None) -> list[dict]:
     return [copy.deepcopy(table[rid]) for rid in ids]
 
 
+def topics() -> dict[str, str]:
+    """intent -> a short Korean label for it, for "did you mean" buttons."""
+    return dict(_read_yaml_cached("topics.yml"))
+
+
 # --- rendering -----------------------------------------------------------------
 
 
@@ -177,6 +183,20 @@ def _tidy(text: str) -> str:
 
 def _text(source: str) -> str:
     return _tidy(_env().from_string(source).render())
+
+
+def message(name: str, **context: Any) -> Reply:
+    """A short flow message from messages.yml (quiz, lesson end, clarify)."""
+    entry = _read_yaml_cached("messages.yml")[name]
+    return Reply(
+        _tidy(_env().from_string(entry["text"]).render(**context)),
+        tuple(Button(title, to) for title, to in (entry.get("buttons") or {}).items()),
+    )
+
+
+@functools.cache
+def _read_yaml_cached(relative: str) -> Any:
+    return _read_yaml(relative)
 
 
 # --- lessons -------------------------------------------------------------------

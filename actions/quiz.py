@@ -1,0 +1,175 @@
+"""The quiz: a few questions from content/quiz.yml in random order, answered by
+button or free text ("1번", "오", "맞아", "x"), an explanation after each answer
+and a score at the end. The student can stop at any time.
+
+Flow: action_start_quiz draws the questions, quiz_form asks them one by one
+(action_ask_quiz_answer) and validate_quiz_form checks each answer. The form's
+one slot, quiz_answer, is emptied after every question so the form asks again;
+it is filled ("done" or "stopped") only to end the quiz, and action_quiz_end
+then gives the score.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.common import send
+from jikimi import content
+
+QUESTIONS_PER_QUIZ = 5
+DONE, STOPPED = "done", "stopped"
+# A message that is no answer but a call for help ends the quiz, and what
+# answers that intent outside the quiz (bot/rules/) follows at once. Short
+# answers like "3번" can be misread as one of these, so an answer that parses
+# always counts as an answer first.
+HELP_INTENTS = {
+    "report_incident": "utter_report_incident",
+    "request_counsellor": "utter_counsellor_options",
+    "express_distress": "utter_distress",
+    "ask_bystander_help": "action_lesson",
+    "disclose_involvement": "action_lesson",
+}
+HELP_CONFIDENCE = 0.6
+
+# "그만할래", "퀴즈 그만", "멈춰", "안 할래", "stop": the student wants out.
+_STOP = re.compile(r"(그만|멈춰|멈출래|스톱|안\s*할래|안\s*해|끝낼래|나갈래|종료|\bstop\b)", re.I)
+
+
+def _questions_by_id() -> Dict[Text, content.Question]:
+    return {q.id: q for q in content.quiz_questions()}
+
+
+def _current(tracker: Tracker) -> Optional[content.Question]:
+    ids = tracker.get_slot("quiz_ids") or []
+    index = int(tracker.get_slot("quiz_index") or 0)
+    if index >= len(ids):
+        return None
+    return _questions_by_id().get(ids[index])
+
+
+def _answer_buttons(question: content.Question) -> List[Dict[Text, Text]]:
+    # Plain-text payloads: they arrive as the message text, which the form reads.
+    if question.kind == "ox":
+        return [{"title": "⭕ O", "payload": "O"}, {"title": "❌ X", "payload": "X"}]
+    return [
+        {"title": f"{i}번", "payload": f"{i}번"} for i in range(1, len(question.choices) + 1)
+    ] + [{"title": "그만할래", "payload": "그만할래"}]
+
+
+class ActionStartQuiz(Action):
+    """Draws the questions for this run and says how the quiz works."""
+
+    def name(self) -> Text:
+        return "action_start_quiz"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
+        ids = [q.id for q in content.quiz_questions()]
+        chosen = random.sample(ids, min(QUESTIONS_PER_QUIZ, len(ids)))
+        send(dispatcher, [content.message("quiz_intro", total=len(chosen))])
+        return [
+            SlotSet("quiz_ids", chosen),
+            SlotSet("quiz_index", 0),
+            SlotSet("quiz_score", 0),
+            SlotSet("quiz_answer", None),
+        ]
+
+
+class ActionAskQuizAnswer(Action):
+    """Asks the current question (the form's ask action for quiz_answer)."""
+
+    def name(self) -> Text:
+        return "action_ask_quiz_answer"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
+        question = _current(tracker)
+        if question is None:
+            return []
+        ids = tracker.get_slot("quiz_ids") or []
+        number = int(tracker.get_slot("quiz_index") or 0) + 1
+        text = content.render(
+            "quiz_question.j2", question=question, number=number, total=len(ids)
+        )
+        dispatcher.utter_message(text=text, buttons=_answer_buttons(question))
+        return []
+
+
+class ValidateQuizForm(FormValidationAction):
+    """Checks one answer: explanation, score, next question or the end."""
+
+    def name(self) -> Text:
+        return "validate_quiz_form"
+
+    async def validate_quiz_answer(
+        self,
+        value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> Dict[Text, Any]:
+        question = _current(tracker)
+        if question is None:  # nothing left to ask (e.g. slots were reset)
+            return {"quiz_answer": DONE}
+        text = value if isinstance(value, str) else ""
+        given = content.parse_answer(question, text)
+        if given is None:
+            intent = tracker.latest_message.get("intent") or {}
+            if (
+                intent.get("name") in HELP_INTENTS
+                and (intent.get("confidence") or 0) >= HELP_CONFIDENCE
+            ):
+                return {"quiz_answer": intent["name"]}
+            if _STOP.search(text) or intent.get("name") == "goodbye":
+                return {"quiz_answer": STOPPED}
+            send(dispatcher, [content.message("quiz_unclear")])
+            return {"quiz_answer": None}
+
+        correct = given == question.answer
+        dispatcher.utter_message(
+            text=content.render("quiz_feedback.j2", question=question, given=given)
+        )
+        index = int(tracker.get_slot("quiz_index") or 0) + 1
+        score = int(tracker.get_slot("quiz_score") or 0) + int(correct)
+        finished = index >= len(tracker.get_slot("quiz_ids") or [])
+        return {
+            "quiz_index": index,
+            "quiz_score": score,
+            "quiz_answer": DONE if finished else None,
+        }
+
+
+class ActionQuizEnd(Action):
+    """The score, or a kind word when the student stopped early; then what next."""
+
+    def name(self) -> Text:
+        return "action_quiz_end"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
+        total = len(tracker.get_slot("quiz_ids") or [])
+        score = int(tracker.get_slot("quiz_score") or 0)
+        ending = tracker.get_slot("quiz_answer")
+        followup: List[EventType] = []
+        if ending in HELP_INTENTS:
+            followup = [FollowupAction(HELP_INTENTS[ending])]
+        elif ending == STOPPED:
+            send(dispatcher, [content.message("quiz_stopped")])
+        else:
+            send(dispatcher, [content.message("quiz_score", score=score, total=total)])
+        return [
+            SlotSet("quiz_ids", None),
+            SlotSet("quiz_index", None),
+            SlotSet("quiz_score", None),
+            SlotSet("quiz_answer", None),
+        ] + followup

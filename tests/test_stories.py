@@ -1,0 +1,58 @@
+"""Rasa's own checks: the data validates, and the test stories hold on the trained model."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from jikimi.settings import ROOT
+
+pytestmark = pytest.mark.slow
+
+RASA = [sys.executable, "-m", "rasa"]
+# Used by Rasa itself (action_default_fallback), which the validator cannot see.
+USED_IMPLICITLY = {"utter_default"}
+
+
+def test_rasa_data_validate_is_clean():
+    result = subprocess.run(
+        RASA
+        + ["data", "validate", "--domain", "bot/domain", "--config", "bot/config.yml",
+           "--data", "data/nlu_ko", "bot/rules"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    warnings = [
+        line for line in (result.stdout + result.stderr).splitlines()
+        if "UserWarning" in line and "rasa/shared/utils/io.py" in line
+    ]
+    unexplained = [
+        w for w in warnings
+        if not any(f"'{name}' is not used" in w for name in USED_IMPLICITLY)
+    ]
+    assert unexplained == []
+
+
+def test_stories_hold_on_the_trained_model(model_path, tmp_path):
+    result = subprocess.run(
+        RASA
+        + ["test", "core", "--model", str(model_path), "--stories", "tests/stories",
+           "--fail-on-prediction-errors", "--out", str(tmp_path), "--no-plot"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    failed = (tmp_path / "failed_test_stories.yml")
+    detail = failed.read_text() if failed.exists() else ""
+    assert result.returncode == 0, detail + result.stdout[-3000:] + result.stderr[-3000:]
+    # Every story in tests/stories/ was evaluated, and every one held.
+    import yaml
+
+    stories = sum(
+        len(yaml.safe_load(path.read_text())["stories"])
+        for path in (ROOT / "tests" / "stories").glob("*.yml")
+    )
+    log = result.stdout + result.stderr
+    assert f"Evaluating {stories} stories" in log
+    assert re.search(rf"Correct:\s+{stories} / {stories}", log), log[-3000:]
