@@ -4,6 +4,7 @@
 #   make setup      install into .venv only
 #   make train      train into models/ only (skipped when nothing changed)
 #   make bench-nlu  5-fold cross-validation: our pipeline vs stock Rasa
+#   make bench-safety  crisis recall / false positives: detector, classifier, both
 
 SHELL := /bin/bash
 VENV := .venv
@@ -14,7 +15,7 @@ TRAIN_INPUTS := $(shell find bot data/nlu_ko -type f \( -name '*.yml' -o -name '
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: setup train run test bench-nlu lint clean
+.PHONY: setup train run test bench-nlu bench-safety lint clean
 
 setup: $(STAMP)
 
@@ -47,6 +48,9 @@ test: $(MODEL)
 
 bench-nlu: $(STAMP)
 	$(PY) scripts/bench_nlu.py
+
+bench-safety: $(STAMP)
+	$(PY) scripts/bench_safety.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check jikimi bot actions tests scripts

@@ -3,7 +3,8 @@
 Prints accuracy, macro-F1, the weakest five intents and platform entity F1
 for each pipeline, plus training and parse timings, and writes the figures to
 bench-results/nlu.json. Pipelines compared (all from bot/config.yml, without the
-FallbackClassifier so that the classifier itself is measured):
+FallbackClassifier and the CrisisDetector, so that the classifier itself is
+measured; `make bench-safety` measures the detector):
 
 - kiwi:  ours, Kiwi backend (the default)
 - okt:   ours, konlpy Okt backend
@@ -40,7 +41,8 @@ def pipeline_config(name: str) -> dict:
 
     config = yaml.safe_load((ROOT / "bot" / "config.yml").read_text())
     config.pop("policies", None)
-    steps = [s for s in config["pipeline"] if s["name"] != "FallbackClassifier"]
+    skipped = ("FallbackClassifier", "bot.components.crisis_detector.CrisisDetector")
+    steps = [s for s in config["pipeline"] if s["name"] not in skipped]
     tokenizer = next(s for s in steps if s["name"] == TOKENIZER)
     if name == "kiwi":
         tokenizer["backend"] = "kiwi"
