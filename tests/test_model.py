@@ -76,20 +76,20 @@ def test_platform_with_particle_is_normalised(agent, text, value):
     assert values == [value]
 
 
+# Replies that are domain responses (no action server needed): greeting, safety,
+# and the flows not yet rendered from content/. Lessons: tests/e2e.
 @pytest.mark.parametrize(
     "text, response",
     [
         ("안녕하세요", "utter_greet"),
         ("너 사람이야?", "utter_iamabot"),
-        ("딥페이크가 뭐야", "utter_what_is_deepfake"),
-        ("보기만 해도 처벌돼?", "utter_law"),
-        ("친구 사진이 능욕방에 올라왔어 어떡해", "utter_bystander_help"),
         ("제 얼굴로 합성된 사진이 돌아다녀요", "utter_report_incident"),
         ("증거 어떻게 남겨야 돼", "utter_evidence"),
         ("영상 지우고 싶어요", "utter_takedown"),
         ("상담 선생님이랑 얘기하고 싶어요", "utter_counsellor_options"),
         ("너무 무서워", "utter_distress"),
         ("죽고 싶어", "utter_crisis"),
+        ("사진 안 보내면 단톡에 뿌린다고 협박해요", "utter_threat"),
         ("익명으로 할 수 있어?", "utter_privacy"),
         ("오늘 날씨 어때", "utter_out_of_scope"),
     ],
