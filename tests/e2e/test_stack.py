@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
-import time
 
 import requests
 
@@ -59,7 +56,7 @@ def test_rasa_http_api_needs_the_token(stack):
 
 
 def test_odd_messages_get_a_kind_reply_not_an_error(stack):
-    for message in ("", "   ", "ㅋ" * 5000, "\x00\x07제어문자", "😭😭😭"):
+    for message in ("", "   ", "\x00\x07제어문자", "\u202e뒤집힌 글자", "😭😭😭", "/"):
         replies = stack.say("e2e-odd", message)
         assert isinstance(replies, list)
     assert stack.say("e2e-odd", "안녕")
@@ -80,3 +77,38 @@ def test_missing_model_is_a_clear_error(tmp_path):
     )
     assert result.returncode == 2
     assert "make train" in result.stderr
+
+
+def test_sextortion_gets_112_first(stack):
+    text = texts(stack.say("e2e-threat", "돈 안 보내면 내 합성사진 학교에 다 뿌린대요 ㅠㅠ"))
+    assert text.index("112") < text.index("1366")
+    assert "제14조의3" in text
+
+
+def test_detector_catches_what_the_classifier_may_not(stack):
+    for message in ("ㅈㅅ하고싶다 진짜", "죽 고 싶 어", "유서 써놨어"):
+        text = texts(stack.say(f"e2e-detector-{message}", message))
+        assert "109" in text, message
+
+
+def test_a_message_over_the_limit_gets_a_kind_reply_and_is_not_stored(stack):
+    from bot.channels import MAX_MESSAGE_CHARS, too_long_reply
+
+    replies = stack.say("e2e-long", "ㅋ" * (MAX_MESSAGE_CHARS + 1))
+    assert [r["text"] for r in replies] == [too_long_reply()]
+    tracker = requests.get(
+        f"{stack.rasa_url}/conversations/e2e-long/tracker",
+        params={"token": stack.token},
+        timeout=10,
+    ).json()
+    assert not [e for e in tracker["events"] if e["event"] == "user"]
+    assert stack.say("e2e-long", "ㅋ" * MAX_MESSAGE_CHARS) != [
+        {"recipient_id": "e2e-long", "text": too_long_reply()}
+    ]
+
+
+def test_decomposed_hangul_is_understood(stack):
+    import unicodedata
+
+    nfd = unicodedata.normalize("NFD", "텔레그램에 제 얼굴 합성한 사진이 올라왔어요")
+    assert "당신 잘못이 아니에요" in texts(stack.say("e2e-nfd", nfd))
