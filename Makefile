@@ -11,7 +11,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 MODEL := models/jikimi.tar.gz
-TRAIN_INPUTS := $(shell find bot data/nlu_ko -type f \( -name '*.yml' -o -name '*.py' \) 2>/dev/null)
+# What the model is trained from (channels and credentials are not: they are
+# read when the server starts).
+TRAIN_INPUTS := bot/config.yml $(shell find bot/domain bot/rules bot/components data/nlu_ko \
+	-type f \( -name '*.yml' -o -name '*.py' \) 2>/dev/null)
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 

@@ -151,7 +151,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("process", choices=["rasa", "actions", "desk"])
     serve.add_argument("--model", type=Path, help=f"default: {MODEL_PATH}")
 
-    sub.add_parser("endpoints", help="write Rasa's endpoints file from the settings and print its path")
+    sub.add_parser(
+        "endpoints", help="write Rasa's endpoints file from the settings and print its path"
+    )
+
+    db = sub.add_parser("db", help="the database of cases, handoffs and the SMS outbox")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="migrate the database to the newest schema")
     return parser
 
 
@@ -172,6 +178,12 @@ def main(argv: Optional[List[str]] = None) -> int:
             serve_actions(settings)
         else:
             serve_desk(settings)
+        return 0
+    if args.command == "db":
+        from jikimi.db.migrate import upgrade
+
+        upgrade(settings.database_url)
+        print("The database schema is up to date.")
         return 0
     if args.command == "endpoints":
         print(write_endpoints(settings))

@@ -121,7 +121,9 @@ def stop_and_check(process: subprocess.Popen, ports, log: Path) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
-        raise AssertionError(f"jikimi run ignored Ctrl-C:\n{log.read_text()[-4000:]}")
+        raise AssertionError(
+            f"jikimi run ignored Ctrl-C:\n{log.read_text()[-4000:]}"
+        ) from None
     for port in ports:
         with socket.socket() as s:
             assert s.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still open"

@@ -38,7 +38,10 @@ def test_law_lesson_then_more_then_the_end(stack):
 
 
 def test_teacher_gets_school_duties(stack):
-    replies = stack.say("conv-teacher", "교사입니다. 반 학생 사진이 합성돼서 돌고 있어요 학생들한테 뭐라고 해야 하나요")
+    replies = stack.say(
+        "conv-teacher",
+        "교사입니다. 반 학생 사진이 합성돼서 돌고 있어요 학생들한테 뭐라고 해야 하나요",
+    )
     expected = content.lesson("ask_bystander_help", "teacher", 0)
     assert texts(replies) == [r.text for r in expected]
 
@@ -53,7 +56,9 @@ def test_involvement_is_told_plainly(stack):
 def answer_for(question, right):
     index = question.answer if right else (question.answer + 1) % len(question.choices)
     if question.kind == "ox":
-        return {"O": "맞아", "X": "x"}[question.choices[index]] if right else question.choices[index]
+        # Free text for a right answer ("맞아" for O, "x" for X), the letter otherwise.
+        letter = question.choices[index]
+        return {"O": "맞아", "X": "x"}[letter] if right else letter
     return f"{index + 1}번"
 
 
@@ -113,7 +118,14 @@ def test_a_victim_speaking_up_during_the_quiz_is_heard(stack):
 
 
 def test_low_confidence_asks_back_with_topics(stack):
-    replies = stack.say("conv-unclear", "ㅁㄴㅇㄹ")
+    """The path the FallbackClassifier opens (intent nlu_fallback), end to end; which
+    topics are offered is tested in tests/unit/test_actions.py."""
+    replies = stack.say("conv-unclear", "/nlu_fallback")
     assert texts(replies)[0] == content.message("clarify").text
-    payloads = [b["payload"] for b in buttons(replies)]
-    assert payloads[-1] == "/greet" and 1 <= len(payloads) <= 3
+    assert buttons(replies)[-1] == {"title": "다른 거예요", "payload": "/greet"}
+
+
+def test_keyboard_mash_is_not_taken_for_a_disclosure(stack):
+    for text in ("...", "ㅁㄴㅇㄹ", "qwer"):
+        replies = stack.say(f"conv-mash-{text}", text)
+        assert "범죄" not in " ".join(texts(replies)), text

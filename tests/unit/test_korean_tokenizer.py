@@ -8,6 +8,7 @@ import unicodedata
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from rasa.shared.nlu.training_data.message import Message
 
 from bot.components.korean_tokenizer import (
     MAX_EOJEOL_CHARS,
@@ -18,7 +19,6 @@ from bot.components.korean_tokenizer import (
     merge_spans,
     tokenize_text,
 )
-from rasa.shared.nlu.training_data.message import Message
 
 BACKENDS = ["kiwi", "konlpy"]
 
@@ -183,7 +183,7 @@ def test_component_tokenizes_messages_from_many_threads(backend):
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(run, texts))
-    for text, tokens in zip(texts, results):
+    for text, tokens in zip(texts, results, strict=True):
         assert all(text[s:e] == t for t, s, e in tokens)
         assert ("합성", text.index("합성"), text.index("합성") + 2) in tokens
 
