@@ -121,6 +121,11 @@ def run_all(settings: Settings, model: Path) -> int:
             file=sys.stderr,
         )
         return 2
+    # One local command runs everything: the schema is brought up to date first
+    # (production runs `jikimi db upgrade` as a release step).
+    from jikimi.db.migrate import upgrade
+
+    upgrade(settings.database_url)
     manager = Manager()
     env = {**os.environ, **PROCESS_ENV}
     exe = [sys.executable, "-m", "jikimi.cli", "serve"]

@@ -26,6 +26,7 @@ class Stack:
     desk_url: str
     token: str
     log: Path
+    database_url: str
 
     def say(self, sender: str, message: str) -> list:
         response = requests.post(
@@ -91,6 +92,7 @@ def stack(tmp_path_factory):
         f"http://127.0.0.1:{ports['desk']}",
         token,
         log,
+        env["JIKIMI_DATABASE_URL"],
     )
     try:
         wait_until(

@@ -112,3 +112,11 @@ def test_decomposed_hangul_is_understood(stack):
 
     nfd = unicodedata.normalize("NFD", "텔레그램에 제 얼굴 합성한 사진이 올라왔어요")
     assert "당신 잘못이 아니에요" in texts(stack.say("e2e-nfd", nfd))
+
+
+def test_run_migrated_the_database(stack):
+    """`jikimi run` brings the schema up to date before it starts anything."""
+    from jikimi.db.migrate import schema_diff
+
+    assert stack.database_url.startswith("sqlite:///")
+    assert schema_diff(stack.database_url) == []

@@ -1,0 +1,1 @@
+"""Alembic migrations of the jikimi tables (run them with `jikimi db upgrade`)."""
