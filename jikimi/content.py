@@ -75,7 +75,9 @@ class Question:
 # --- data ----------------------------------------------------------------------
 
 
+@functools.cache
 def _read_yaml(relative: str) -> Any:
+    """A content file, parsed once per process (callers copy before changing it)."""
     with open(CONTENT_DIR / relative, encoding="utf-8") as handle:
         return yaml.safe_load(handle)
 
@@ -139,7 +141,7 @@ def resources(ids: list[str] | None = None) -> list[dict]:
 
 def topics() -> dict[str, str]:
     """intent -> a short Korean label for it, for "did you mean" buttons."""
-    return dict(_read_yaml_cached("topics.yml"))
+    return dict(_read_yaml("topics.yml"))
 
 
 # --- rendering -----------------------------------------------------------------
@@ -187,16 +189,11 @@ def _text(source: str) -> str:
 
 def message(name: str, **context: Any) -> Reply:
     """A short flow message from messages.yml (quiz, lesson end, clarify)."""
-    entry = _read_yaml_cached("messages.yml")[name]
+    entry = _read_yaml("messages.yml")[name]
     return Reply(
         _tidy(_env().from_string(entry["text"]).render(**context)),
         tuple(Button(title, to) for title, to in (entry.get("buttons") or {}).items()),
     )
-
-
-@functools.cache
-def _read_yaml_cached(relative: str) -> Any:
-    return _read_yaml(relative)
 
 
 # --- lessons -------------------------------------------------------------------
