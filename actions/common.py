@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any, Dict, Iterable, List, Optional, Text
 
@@ -9,6 +10,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from jikimi import content
+from jikimi.settings import Settings, load_settings
 
 # How teachers and parents say who they are ("교사입니다", "저희 아이가"). Checked on
 # each message; the role then stays in the `user_role` slot for the conversation.
@@ -49,3 +51,21 @@ def send(dispatcher: CollectingDispatcher, replies: Iterable[content.Reply]) -> 
     """Sends content replies as chat messages, buttons under the last one."""
     for reply in replies:
         dispatcher.utter_message(text=reply.text, buttons=buttons(reply.buttons))
+
+
+@functools.cache
+def settings() -> Settings:
+    """The action server's settings, read once."""
+    return load_settings()
+
+
+def channel_of(tracker: Tracker) -> Text:
+    """The channel the student last wrote on ("socketio", "jikimi_sms", "rest")."""
+    return tracker.get_latest_input_channel() or "unknown"
+
+
+def run_blocking(function, *args: Any, **kwargs: Any):
+    """Runs blocking work (the database) off the action server's event loop."""
+    import asyncio
+
+    return asyncio.to_thread(function, *args, **kwargs)

@@ -31,7 +31,7 @@ DONE, STOPPED = "done", "stopped"
 # always counts as an answer first.
 HELP_INTENTS = {
     "report_incident": "utter_report_incident",
-    "request_counsellor": "utter_counsellor_options",
+    "request_counsellor": "action_request_counsellor",
     "express_distress": "utter_distress",
     "ask_bystander_help": "action_lesson",
     "disclose_involvement": "action_lesson",

@@ -82,6 +82,8 @@ def all_user_text() -> list[str]:
         for index in range(len(q.choices)):
             texts.append(content.render("quiz_feedback.j2", question=q, given=index))
     texts.append(content.render("resources_list.j2"))
+    for template in ("evidence_checklist.j2", "takedown.j2"):
+        texts += [content.render(template, **c) for c in TEMPLATE_CONTEXTS[template]()]
     texts += [entry["text"] for entry in content._facts().values()]
     for entry in content.resources():
         shown = {k: v for k, v in entry.items() if k not in ("source", "confidence")}
@@ -306,7 +308,40 @@ def feedback_contexts() -> list[dict]:
     ]
 
 
+def case_view(**changes):
+    from datetime import datetime, timezone
+
+    from jikimi.cases import CaseView
+
+    fields = dict(
+        code="JK-ABC234", created_at=datetime(2026, 1, 2, tzinfo=timezone.utc),
+        platform="telegram", minor=True, anonymous=True, when_happened="지난주",
+        still_online=True, urls=["https://t.me/room/1", "https://t.me/room/2"],
+        evidence_count=2,
+    )  # fmt: skip
+    fields.update(changes)
+    return CaseView(**fields)
+
+
+PLATFORM_CHOICES = [None, "telegram", "instagram", "facebook", "x", "kakaotalk", "other"]
+
 TEMPLATE_CONTEXTS = {
+    "report_summary.j2": lambda: [
+        {"items": [("익명 여부", "건너뜀"), ("링크", "  - https://t.me/room/1")]}
+    ],
+    "evidence_checklist.j2": lambda: [
+        {"platform": p, "platform_name": "텔레그램" if p else None, "bystander": b}
+        for p in PLATFORM_CHOICES
+        for b in (False, True)
+    ],
+    "takedown.j2": lambda: [
+        {"platform": p, "platform_name": None} for p in PLATFORM_CHOICES
+    ],
+    "takedown_request.j2": lambda: [
+        {"case": None, "platform_name": None},
+        {"case": case_view(), "platform_name": "텔레그램"},
+        {"case": case_view(urls=[], when_happened=None, evidence_count=0), "platform_name": None},
+    ],
     "resources_list.j2": lambda: [{}, {"ids": ["1388", "1366"], "title": "연락할 곳"}],
     "quiz_question.j2": quiz_contexts,
     "quiz_feedback.j2": feedback_contexts,

@@ -1,0 +1,256 @@
+"""A human counsellor: asking for one, waiting, talking through the bot, ending.
+
+The desk service (jikimi/desk) runs the SMS side and tells the conversation
+what happened through external intents (EXTERNAL_handoff_accepted, ...). The
+actions here check the database before believing one: a student who types
+"/EXTERNAL_handoff_accepted" gets no relay. While a handoff is accepted,
+handoff_form is active and forwards every message to the counsellor.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.common import channel_of, run_blocking, send, settings
+from jikimi import cases, content
+
+logger = logging.getLogger(__name__)
+
+# Why the relay ended (handoff_message), for action_handoff_closed.
+BY_STUDENT, GONE = "by_student", "gone"
+# The student ends the conversation with the counsellor ("상담 끝낼래").
+_END = re.compile(
+    r"^\s*(상담\s*)?(끝|끝낼래|끝낼게|종료|그만|그만할래|그만할게|나갈래)\s*[.!~ㅠ]*\s*$"
+)
+
+
+def _handoff():
+    from jikimi import handoff
+
+    return handoff
+
+
+async def _state(sender_id: Text) -> Optional[Text]:
+    return await run_blocking(_handoff().active_handoff_state, settings(), sender_id)
+
+
+async def request(tracker: Tracker, urgent: bool, reason: Text):
+    """Creates (or finds) the conversation's handoff; see jikimi.handoff."""
+    case: Optional[cases.CaseView] = await run_blocking(
+        cases.latest_case, settings(), tracker.sender_id
+    )
+    age_group = None
+    if case is not None and case.minor is not None:
+        age_group = "minor" if case.minor else "adult"
+    return await run_blocking(
+        _handoff().request_handoff,
+        settings(),
+        sender_id=tracker.sender_id,
+        channel=channel_of(tracker),
+        urgent=urgent,
+        case_code=case.code if case else None,
+        age_group=age_group,
+        platform=tracker.get_slot("platform") or (case.platform if case else None),
+        reason=reason,
+    )
+
+
+def _minutes(seconds: int) -> int:
+    return max(1, round(seconds / 60))
+
+
+class ActionRequestCounsellor(Action):
+    """request_counsellor: a counsellor is asked by SMS; the student hears honestly
+    what happens now, how long it may take, and whom to call meanwhile."""
+
+    def name(self) -> Text:
+        return "action_request_counsellor"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
+        try:
+            result = await request(tracker, urgent=False, reason="request")
+        except Exception:  # noqa: BLE001 - never claim a request that was not made
+            logger.exception("requesting a handoff failed")
+            send(dispatcher, [content.message("handoff_failed")])
+            return []
+        if result.already_active:
+            name = "handoff_connected" if result.state == "accepted" else "handoff_waiting"
+            send(dispatcher, [content.message(name)])
+        elif not result.counsellor_available:
+            send(dispatcher, [content.message("handoff_nobody")])
+        else:
+            send(
+                dispatcher,
+                [content.message("handoff_requested", minutes=_minutes(result.timeout_s))],
+            )
+        return []
+
+
+class ActionCrisisHandoff(Action):
+    """After the crisis (or threat) reply, which the rules give without us: an
+    urgent handoff, and one honest line about it."""
+
+    def name(self) -> Text:
+        return "action_crisis_handoff"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
+        reason = "threat" if tracker.get_slot("danger") == "threat" else "crisis"
+        try:
+            result = await request(tracker, urgent=True, reason=reason)
+        except Exception:  # noqa: BLE001 - the crisis reply has already been given
+            logger.exception("requesting an urgent handoff failed")
+            return []
+        if result.already_active:
+            if result.state != "accepted":
+                send(dispatcher, [content.message("crisis_handoff_waiting")])
+        elif result.counsellor_available:
+            send(dispatcher, [content.message("crisis_handoff_requested")])
+        else:
+            send(dispatcher, [content.message("crisis_handoff_nobody")])
+        return []
+
+
+class ActionHandoffAccepted(Action):
+    """EXTERNAL_handoff_accepted: a counsellor is here; relay mode starts."""
+
+    def name(self) -> Text:
+        return "action_handoff_accepted"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
+        if await _state(tracker.sender_id) != "accepted":
+            # Not accepted in the database (typed by hand?): no relay.
+            dispatcher.utter_message(response="utter_default")
+            return [FollowupAction("action_listen")]
+        send(dispatcher, [content.message("handoff_accepted")])
+        return [SlotSet("handoff_message", None)]
+
+
+class ActionRelayCounsellor(Action):
+    """EXTERNAL_counsellor_message: the counsellor's words, marked as a person's."""
+
+    def name(self) -> Text:
+        return "action_relay_counsellor"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
+        text = next(
+            (
+                e.get("value")
+                for e in tracker.latest_message.get("entities") or []
+                if e.get("entity") == "counsellor_text"
+            ),
+            None,
+        )
+        if not isinstance(text, str) or not text.strip():
+            return []
+        if await _state(tracker.sender_id) != "accepted":
+            dispatcher.utter_message(response="utter_default")
+            return []
+        dispatcher.utter_message(json_message={"from_counsellor": True, "text": text.strip()})
+        return []
+
+
+class ActionHandoffClosed(Action):
+    """The conversation with the counsellor ended (either side); the bot is back."""
+
+    def name(self) -> Text:
+        return "action_handoff_closed"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
+        by_counsellor = tracker.get_intent_of_latest_message() == "EXTERNAL_handoff_closed"
+        if by_counsellor and await _state(tracker.sender_id) in ("accepted", "notified"):
+            # Not closed in the database: a forged intent.
+            dispatcher.utter_message(response="utter_default")
+            return []
+        if by_counsellor:
+            name = "handoff_closed_by_counsellor"
+        elif tracker.get_slot("handoff_message") == GONE:
+            name = "handoff_gone"
+        else:
+            name = "handoff_closed_by_student"
+        send(dispatcher, [content.message(name)])
+        return [ActiveLoop(None), SlotSet("requested_slot", None), SlotSet("handoff_message", None)]
+
+
+class ActionAskHandoffMessage(Action):
+    """The relay asks nothing: the student just writes (silent ask action)."""
+
+    def name(self) -> Text:
+        return "action_ask_handoff_message"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
+        return []
+
+
+async def _forward(tracker: Tracker, dispatcher: CollectingDispatcher, urgent: bool) -> bool:
+    """Sends the student's message to the counsellor; False when no handoff is live."""
+    text = tracker.latest_message.get("text") or ""
+    if urgent:
+        text = f"(위기 신호) {text}"
+    try:
+        return await run_blocking(
+            _handoff().forward_student_message, settings(), tracker.sender_id, text
+        )
+    except Exception:  # noqa: BLE001 - say it did not go through
+        logger.exception("forwarding to the counsellor failed")
+        send(dispatcher, [content.message("handoff_forward_failed")])
+        return True
+
+
+class ValidateHandoffForm(FormValidationAction):
+    """Every message while the handoff is accepted goes to the counsellor."""
+
+    def name(self) -> Text:
+        return "validate_handoff_form"
+
+    async def validate_handoff_message(
+        self,
+        value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> Dict[Text, Any]:
+        text = value if isinstance(value, str) else ""
+        if _END.match(text):
+            try:
+                await run_blocking(
+                    _handoff().end_handoff_for_sender, settings(), tracker.sender_id
+                )
+            except Exception:  # noqa: BLE001
+                logger.exception("ending the handoff failed")
+            return {"handoff_message": BY_STUDENT}
+        if not await _forward(tracker, dispatcher, urgent=False):
+            return {"handoff_message": GONE}
+        return {"handoff_message": None}
+
+
+class ActionForwardToCounsellor(Action):
+    """A crisis message during a handoff: after the crisis reply, the counsellor
+    gets it too, marked urgent."""
+
+    def name(self) -> Text:
+        return "action_forward_to_counsellor"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
+        await _forward(tracker, dispatcher, urgent=True)
+        return []
