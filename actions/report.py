@@ -103,6 +103,12 @@ def answer_value(slot: Text, text: Text) -> Optional[Text]:
     return None
 
 
+def _is_stored_value(slot: Text, value: Any) -> bool:
+    """An answer already turned into a value: a resumed form validates the
+    answers it already has again, with their stored values."""
+    return value == SKIP or value in (_question(slot).get("answers") or {})
+
+
 def extract_links(text: Text) -> List[Text]:
     """Web links in the text, cleaned of trailing punctuation; others ignored."""
     links = []
@@ -186,6 +192,8 @@ class ValidateReportForm(FormValidationAction):
     def _choice(
         self, slot: Text, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> Dict[Text, Any]:
+        if _is_stored_value(slot, value):
+            return {slot: value}
         text = value if isinstance(value, str) else ""
         control = self._control(slot, text, tracker)
         if control:
@@ -228,6 +236,8 @@ class ValidateReportForm(FormValidationAction):
         return self._free_text("report_description", value, dispatcher, tracker)
 
     async def validate_report_platform(self, value, dispatcher, tracker, domain):
+        if value in PLATFORMS or value == SKIP:
+            return {"report_platform": value}
         text = value if isinstance(value, str) else ""
         control = self._control("report_platform", text, tracker)
         if control:
@@ -241,6 +251,8 @@ class ValidateReportForm(FormValidationAction):
         return {"report_platform": "other"}
 
     async def validate_report_link(self, value, dispatcher, tracker, domain):
+        if value == "done":
+            return {"report_link": value}
         text = value if isinstance(value, str) else ""
         control = self._control("report_link", text, tracker)
         if control:

@@ -120,6 +120,14 @@ def test_answers_become_values(slot, text, value):
     assert validate(slot, text)[slot] == value
 
 
+def test_stored_values_stay_when_a_resumed_form_validates_them_again():
+    for slot, value in [("report_anonymous", "yes"), ("report_age", "minor"),
+                        ("report_relation", "unknown"), ("report_online", SKIP),
+                        ("report_platform", "telegram"), ("report_link", "done"),
+                        ("report_when", "지난주")]:  # fmt: skip
+        assert validate(slot, value)[slot] == value
+
+
 def test_stop_words_stop_but_not_inside_a_story():
     stopped = validate("report_age", "그만할래")
     assert stopped["report_stopped"] == "stopped" and stopped["report_age"] is None
