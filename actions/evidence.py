@@ -60,10 +60,8 @@ class ActionEvidenceHelp(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[EventType]:
-        platform = tracker.get_slot("platform")
-        if platform is None:
-            case = await _latest_case(tracker)
-            platform = case.platform if case else None
+        case = await _latest_case(tracker)
+        platform = tracker.get_slot("platform") or (case.platform if case else None)
         text = content.render(
             "evidence_checklist.j2",
             platform=platform,
@@ -78,6 +76,11 @@ class ActionEvidenceHelp(Action):
                 {"title": "상담받고 싶어요", "payload": "/request_counsellor"},
             ],
         )
+        # A student with a case gets a fresh link to its printable evidence log
+        # (the expired-link page sends them here).
+        link = evidence_link(case.code) if case else None
+        if link:
+            send(dispatcher, [content.message("evidence_log_link", code=case.code, link=link)])
         return []
 
 

@@ -92,7 +92,14 @@ def test_report_is_saved_encrypted_then_deleted(stack):
         timeout=10,
     ).json()
     assert not any(DESCRIPTION in str(e) for e in tracker["events"])
-    assert count(stack, "events", f"WHERE sender_id LIKE '%{sender}%'") == 0
+    # The stored conversation starts again at the deletion: no message is left.
+    from jikimi.db import Keyring
+    from jikimi.settings import load_settings
+    from jikimi.tracker_store import sender_key
+
+    key = sender_key(Keyring(load_settings().secret_key), sender)
+    assert count(stack, "events", f"WHERE sender_id = '{key}'") > 0
+    assert count(stack, "events", f"WHERE sender_id = '{key}' AND type_name = 'user'") == 0
 
 
 def test_stop_and_resume_then_crisis_interrupts(stack):

@@ -306,6 +306,16 @@ def test_evidence_advice_follows_platform_and_perspective(db, using):
     bystander = tracker("친구 사진이 올라왔는데 증거 어떻게 남겨")
     _, messages = run(ActionEvidenceHelp(), bystander)
     assert "목격한 사람" in messages[0]["text"] and "초대 링크" not in messages[0]["text"]
+    assert len(messages) == 1  # no case, no evidence log link
+
+
+def test_evidence_advice_gives_a_fresh_evidence_log_link_to_a_case(db, using):
+    using(db)
+    events, _ = run(ActionReportEnd(), tracker(slots=filled(report_confirm="yes")))
+    code = next(e["value"] for e in events if e.get("name") == "report_code")
+    _, messages = run(ActionEvidenceHelp(), tracker())
+    assert "초대 링크" in messages[0]["text"]  # the case's platform, Telegram
+    assert code in messages[1]["text"] and "/evidence/" in messages[1]["text"]
 
 
 def test_takedown_request_is_filled_from_the_case(db, using):
