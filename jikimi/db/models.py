@@ -278,6 +278,12 @@ class Handoff(Base):
     channel: Mapped[str] = Column(String(32), nullable=False)
     state: Mapped[str] = Column(String(16), nullable=False, default="requested")
     urgent: Mapped[bool] = Column(Boolean, nullable=False, default=False)
+    # What the counsellor's SMS says about the request, kept so that an
+    # escalation can tell the next counsellor the same: categories only
+    # (jikimi.handoff), never the student's words.
+    reason: Mapped[Optional[str]] = Column(String(16))
+    age_group: Mapped[Optional[str]] = Column(String(8))
+    platform: Mapped[Optional[str]] = Column(String(32))
     counsellor_id: Mapped[Optional[int]] = Column(
         Integer, ForeignKey("counsellors.id", ondelete="SET NULL"), index=True
     )

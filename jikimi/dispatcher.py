@@ -1,0 +1,221 @@
+"""The outbox dispatcher: sends every queued SMS, once.
+
+A round claims due messages (`claim_due`: short transaction, SKIP LOCKED on
+PostgreSQL), sends each outside any transaction, and records the outcome in
+another short transaction (`mark_sent` / `mark_failed`). A failed send is tried
+again after `JIKIMI_SMS_RETRY_S` seconds, doubling each time (at most an hour),
+and given up after `max_attempts` or at once when retrying cannot help (an
+invalid number). Twilio being down therefore loses nothing.
+
+Nothing is sent twice on a timeout either. When a send ends in doubt (read
+timeout, connection reset, a 5xx: Twilio may have accepted the message), the
+failure is recorded as ambiguous, and before the next attempt the dispatcher
+asks Twilio for a message from our number to that recipient with that body,
+created since the message was queued, whose id no other outbox row holds. If
+there is one, it is recorded as this message's id and nothing is sent. (The one
+path left that can send twice is a dispatcher dying between Twilio accepting a
+message and `mark_sent`: see jikimi/db/outbox.py.)
+
+`run_forever` is the loop the desk service runs as a background task;
+`jikimi dispatch --once` runs a single round.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Callable, List, Optional
+
+from sqlalchemy import select
+
+from jikimi.db import OutboxMessage, claim_due, mark_failed, mark_sent, session_scope, utcnow
+from jikimi.db.outbox import DEFAULT_LEASE
+from jikimi.settings import Settings
+from jikimi.sms import TWILIO_TIMEOUT_S, SendError, transport_for
+
+logger = logging.getLogger(__name__)
+
+# Marks a recorded failure after which the message may have gone out anyway.
+AMBIGUOUS = "ambiguous: "
+MAX_ATTEMPTS = 8
+# No send starts later than this into a round: with a send's own worst case
+# (a lookup and a send, each up to jikimi.sms.TWILIO_TIMEOUT_S) it still ends
+# before the claim's lease does.
+LEASE_USE_S = DEFAULT_LEASE.total_seconds() - 3 * TWILIO_TIMEOUT_S
+
+
+@dataclass
+class RoundResult:
+    claimed: int = 0
+    sent: int = 0
+    retrying: int = 0
+    given_up: int = 0
+    found_sent: int = 0  # ambiguous earlier, found at the provider: not sent again
+    left: int = 0  # claimed but left for a later round (slow sending)
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    id: int
+    recipient: str
+    body: str
+    last_error: Optional[str]
+    created_at: datetime
+    attempts: int
+
+
+class Dispatcher:
+    """Sends due outbox messages through `transport` (Twilio, or the local recorder)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        transport=None,
+        *,
+        batch: int = 10,
+        backoff: Optional[timedelta] = None,
+        max_attempts: int = MAX_ATTEMPTS,
+        clock: Callable[[], datetime] = utcnow,
+        lease_use_s: float = LEASE_USE_S,
+    ) -> None:
+        self.settings = settings
+        self.transport = transport if transport is not None else transport_for(settings)
+        self.batch = batch
+        self.backoff = backoff if backoff is not None else timedelta(seconds=settings.sms_retry_s)
+        self.max_attempts = max_attempts
+        self.clock = clock
+        self.lease_use_s = lease_use_s
+
+    def run_once(self) -> RoundResult:
+        """One round: claim what is due, send it, record each outcome.
+
+        Claimed rows are leased (DEFAULT_LEASE); when sending is slow (Twilio
+        hanging until each timeout), the rest of the batch is left before its
+        lease runs out, unsent, to be claimed again: another dispatcher taking
+        a row whose lease ran out must not find it being sent by us.
+        """
+        started = time.monotonic()
+        with session_scope(self.settings) as session:
+            claimed = [
+                _Claimed(m.id, m.recipient, m.body, m.last_error, m.created_at, m.attempts)
+                for m in claim_due(session, self.batch, self.clock())
+            ]
+        result = RoundResult(claimed=len(claimed))
+        for index, message in enumerate(claimed):
+            if time.monotonic() - started > self.lease_use_s:
+                result.left = len(claimed) - index
+                logger.warning("sending is slow: %s SMS left for a later round", result.left)
+                break
+            self._deliver(message, result)
+        return result
+
+    def _deliver(self, message: _Claimed, result: RoundResult) -> None:
+        try:
+            sid = None
+            if message.last_error and message.last_error.startswith(AMBIGUOUS):
+                sid = self._already_sent(message)
+                if sid is not None:
+                    result.found_sent += 1
+            if sid is None:
+                sid = self.transport.send(message.recipient, message.body)
+        except SendError as error:
+            self._failed(message, error, result)
+            return
+        except Exception as error:  # noqa: BLE001 - unknown: assume it may have gone out
+            logger.exception("sms %s: unexpected error while sending", message.id)
+            self._failed(message, SendError(type(error).__name__, ambiguous=True), result)
+            return
+        with session_scope(self.settings) as session:
+            recorded = mark_sent(session, message.id, sid, self.clock())
+        if recorded:
+            result.sent += 1
+            logger.info("sms %s sent (attempt %s)", message.id, message.attempts)
+        else:
+            logger.info("sms %s sent, but its row was erased meanwhile", message.id)
+
+    def _already_sent(self, message: _Claimed) -> Optional[str]:
+        """The provider's id of this message if an earlier, doubtful attempt went out."""
+        candidates = self.transport.find_sent(message.recipient, message.body, message.created_at)
+        if not candidates:
+            return None
+        with session_scope(self.settings) as session:
+            taken = set(
+                session.execute(
+                    select(OutboxMessage.provider_id).where(
+                        OutboxMessage.provider_id.in_(candidates)
+                    )
+                ).scalars()
+            )
+        free = [sid for sid in candidates if sid not in taken]
+        return free[-1] if free else None  # the oldest: listed newest first
+
+    def _failed(self, message: _Claimed, error: SendError, result: RoundResult) -> None:
+        reason = (AMBIGUOUS if error.ambiguous else "") + error.reason
+        with session_scope(self.settings) as session:
+            mark_failed(
+                session,
+                message.id,
+                reason,
+                self.clock(),
+                backoff=self.backoff,
+                max_attempts=self.max_attempts,
+                permanent=error.permanent,
+            )
+            row = session.get(OutboxMessage, message.id)
+            status = row.status if row is not None else "erased"
+        # The reason may quote a phone number: it is stored encrypted, not logged.
+        if status == "failed":
+            result.given_up += 1
+            logger.error(
+                "sms %s given up after %s attempts (%s)",
+                message.id,
+                message.attempts,
+                "permanent error" if error.permanent else "too many failures",
+            )
+        else:
+            result.retrying += 1
+            logger.warning(
+                "sms %s not sent (attempt %s%s); will retry",
+                message.id,
+                message.attempts,
+                ", may have reached the provider" if error.ambiguous else "",
+            )
+
+
+async def run_forever(
+    dispatcher: Dispatcher,
+    stop: asyncio.Event,
+    executor: Optional[Executor] = None,
+    interval: float = 0.5,
+) -> None:
+    """Dispatch rounds until `stop` is set: at once again after a full batch,
+    else after `interval` seconds. A database error is logged and retried."""
+    loop = asyncio.get_running_loop()
+    while not stop.is_set():
+        full = False
+        try:
+            result = await loop.run_in_executor(executor, dispatcher.run_once)
+            full = result.claimed >= dispatcher.batch
+        except Exception:  # noqa: BLE001 - keep dispatching once the database is back
+            logger.exception("an outbox round failed")
+        if full:
+            continue
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+        except asyncio.TimeoutError:
+            pass
+
+
+def dispatch_until_idle(dispatcher: Dispatcher, max_rounds: int = 1000) -> List[RoundResult]:
+    """Rounds until one claims nothing (`jikimi dispatch --once` runs one round)."""
+    results = []
+    for _ in range(max_rounds):
+        result = dispatcher.run_once()
+        results.append(result)
+        if result.claimed == 0:
+            break
+    return results
