@@ -1,0 +1,182 @@
+"""Retention (`jikimi purge`): our tables and Rasa's tracker store, on a SQLite
+file and on a throwaway PostgreSQL database (skipped, saying so, without one)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from cryptography.fernet import Fernet
+from rasa.core.tracker_store import TrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, SessionStarted, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.utils.endpoints import read_endpoint_config
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from jikimi.cli import write_endpoints
+from jikimi.db import Case, dispose_engines, sender_hash, session_scope, upgrade
+from jikimi.retention import purge, purge_trackers
+from jikimi.settings import Settings, load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+PG_ADMIN_URL = os.environ.get(
+    "JIKIMI_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+NOW = datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'jikimi.db'}"
+        return
+    psycopg2 = pytest.importorskip("psycopg2")
+    try:
+        admin = psycopg2.connect(PG_ADMIN_URL, connect_timeout=3)
+    except psycopg2.OperationalError as error:
+        pytest.skip(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {error}")
+    admin.autocommit = True
+    name = f"jikimi_test_{secrets.token_hex(6)}"
+    with admin.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE {name}")
+    url = make_url(PG_ADMIN_URL).set(drivername="postgresql+psycopg2", database=name)
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        dispose_engines()
+        with admin.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.close()
+
+
+def environment(url: str) -> dict:
+    return {
+        "JIKIMI_DATABASE_URL": url,
+        "JIKIMI_SECRET_KEY": Fernet.generate_key().decode(),
+        "RASA_TOKEN": "t",
+    }
+
+
+@pytest.fixture
+def settings(database_url, tmp_path) -> Settings:
+    upgrade(database_url)
+    return load_settings(environ=environment(database_url), root=tmp_path)
+
+
+def tracker_store(settings: Settings) -> TrackerStore:
+    """Rasa's tracker store, built from the endpoints file as `rasa run` builds it."""
+    path = write_endpoints(settings)
+    return TrackerStore.create(read_endpoint_config(str(path), "tracker_store"), Domain.empty())
+
+
+def conversation(sender: str, *days_ago: float) -> DialogueStateTracker:
+    """A tracker with one user turn per age given, oldest first."""
+    events = []
+    for age in days_ago:
+        at = (NOW - timedelta(days=age)).timestamp()
+        events += [
+            ActionExecuted("action_session_start", timestamp=at),
+            SessionStarted(timestamp=at),
+            ActionExecuted("action_listen", timestamp=at),
+            UserUttered("안녕", timestamp=at),
+        ]
+    return DialogueStateTracker.from_events(sender, events)
+
+
+def event_rows(url: str) -> int:
+    """Rows in Rasa's events table (whatever the store keeps in its columns: ours
+    keeps the conversation id as a keyed hash)."""
+    engine = create_engine(url, future=True)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(text("SELECT COUNT(*) FROM events")).scalar_one()
+    finally:
+        engine.dispose()
+
+
+async def events_of(store: TrackerStore, sender: str) -> list:
+    tracker = await store.retrieve_full_tracker(sender)
+    return list(tracker.events) if tracker is not None else []
+
+
+async def test_purge_deletes_whole_conversations_past_retention_and_closed_cases(settings):
+    store = tracker_store(settings)
+    conversations = {
+        "gone": conversation("gone", 120, 100),
+        "still-talking": conversation("still-talking", 200, 3),  # old start, recent turn
+        "new": conversation("new", 1),
+    }
+    for tracker in conversations.values():
+        await store.save(tracker)
+    with session_scope(settings) as session:
+        old = Case(sender_hash=sender_hash(session, "gone"), channel="rest")
+        old.close(NOW - timedelta(days=100))
+        kept_open = Case(sender_hash=sender_hash(session, "gone"), channel="rest")
+        session.add_all([old, kept_open])
+    rows = event_rows(settings.tracker_store_url)
+    gone_events = len(await events_of(store, "gone"))
+    assert gone_events > 0
+
+    counts = purge(settings, 90, now=NOW)
+
+    assert counts["tracker_events"] == gone_events
+    assert counts["cases"] == 1
+    assert event_rows(settings.tracker_store_url) == rows - gone_events
+    assert await events_of(store, "gone") == []
+    kept = await events_of(store, "still-talking")
+    assert len(kept) == len(conversations["still-talking"].events), "kept whole"
+    assert kept[0].timestamp == pytest.approx((NOW - timedelta(days=200)).timestamp())
+    assert len(await events_of(store, "new")) == len(conversations["new"].events)
+    with session_scope(settings) as session:
+        assert session.get(Case, kept_open.id) is not None
+        assert session.get(Case, old.id) is None
+    assert purge(settings, 90, now=NOW)["tracker_events"] == 0, "a second run finds nothing"
+
+
+def test_a_database_rasa_never_used_has_no_trackers_to_purge(settings):
+    assert purge_trackers(settings.tracker_store_url, NOW) == 0
+    with pytest.raises(ValueError):
+        purge(settings, -1, now=NOW)
+
+
+async def test_the_command_uses_the_documented_default_and_takes_older_than(
+    settings, database_url, tmp_path
+):
+    store = tracker_store(settings)
+    now = datetime.now(timezone.utc)
+    for sender, age in (("a", 100), ("b", 60), ("c", 10)):
+        at = (now - timedelta(days=age)).timestamp()
+        await store.save(
+            DialogueStateTracker.from_events(sender, [UserUttered("안녕", timestamp=at)])
+        )
+    env = {**os.environ, **environment(database_url)}
+    env.pop("JIKIMI_RETENTION_DAYS", None)
+
+    def jikimi(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "jikimi.cli", "purge", *args],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    async def left() -> set:
+        return {sender for sender in "abc" if await events_of(store, sender)}
+
+    assert "more than 90 days ago" in jikimi()
+    assert await left() == {"b", "c"}
+    assert "tracker_events 1" in jikimi("--older-than", "30")
+    assert await left() == {"c"}
+    bad = subprocess.run(
+        [sys.executable, "-m", "jikimi.cli", "purge", "--older-than", "-5"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert bad.returncode == 2 and "must not be negative" in bad.stderr
