@@ -5,6 +5,8 @@
 #   make train      train into models/ only (skipped when nothing changed)
 #   make bench-nlu  5-fold cross-validation: our pipeline vs stock Rasa
 #   make bench-safety  crisis recall / false positives: detector, classifier, both
+#   make bench-handoff  SMS latency through the stack (fake Twilio): median, p95
+#   make bench      load: simulated students at concurrency 1/8/32/64, latency, replies/s
 
 SHELL := /bin/bash
 VENV := .venv
@@ -18,7 +20,7 @@ TRAIN_INPUTS := bot/config.yml $(shell find bot/domain bot/rules bot/components 
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: setup train run test bench-nlu bench-safety lint clean
+.PHONY: setup train run test bench bench-nlu bench-safety bench-handoff lint clean
 
 setup: $(STAMP)
 
@@ -46,7 +48,16 @@ $(MODEL): $(TRAIN_INPUTS) | $(STAMP)
 run: $(MODEL)
 	$(VENV)/bin/jikimi run
 
+# The browser tests (tests/browser) drive Debian's Chromium: install the package
+# when it is missing and apt is there (CI runs as root); a no-op when present.
 test: $(MODEL)
+	@if ! [ -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "Installing Debian's chromium for the browser tests"; \
+	  sudo=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+	  $$sudo apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q chromium \
+	  || exit 1; \
+	fi
 	$(PY) -m pytest
 
 bench-nlu: $(STAMP)
@@ -54,6 +65,14 @@ bench-nlu: $(STAMP)
 
 bench-safety: $(STAMP)
 	$(PY) scripts/bench_safety.py
+
+bench-handoff: $(MODEL)
+	$(PY) scripts/bench_handoff.py
+
+# Loopback only, at most 60 s and 4000 replies per level (README "Speed").
+# BENCH_ARGS passes options, e.g. make bench BENCH_ARGS="--train --profile 3".
+bench: $(MODEL)
+	$(PY) scripts/bench_load.py $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check jikimi bot actions tests scripts

@@ -105,7 +105,17 @@ class ActionCrisisHandoff(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[EventType]:
-        reason = "threat" if tracker.get_slot("danger") == "threat" else "crisis"
+        # Only the detector's verdict pages a counsellor: the classifier alone
+        # also calls some harmless text crisis (README, bench-safety), and its
+        # crisis reply with the hotlines has already been given either way.
+        danger = [
+            e.get("value")
+            for e in tracker.latest_message.get("entities") or []
+            if e.get("entity") == "danger"
+        ]
+        if not danger:
+            return []
+        reason = "threat" if "threat" in danger else "crisis"
         try:
             result = await request(tracker, urgent=True, reason=reason)
         except Exception:  # noqa: BLE001 - the crisis reply has already been given
@@ -173,7 +183,9 @@ class ActionHandoffClosed(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[EventType]:
-        by_counsellor = tracker.get_intent_of_latest_message() == "EXTERNAL_handoff_closed"
+        # Triggered intents have no intent_ranking: read the intent itself.
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        by_counsellor = intent == "EXTERNAL_handoff_closed"
         if by_counsellor and await _state(tracker.sender_id) in ("accepted", "notified"):
             # Not closed in the database: a forged intent.
             dispatcher.utter_message(response="utter_default")

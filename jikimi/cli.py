@@ -24,6 +24,12 @@ PROCESS_ENV = {
     "TF_CPP_MIN_LOG_LEVEL": "2",
     "RASA_TELEMETRY_ENABLED": "false",
     "PYTHONUNBUFFERED": "1",
+    # One TensorFlow thread per Rasa process (read by `rasa run`): a reply's
+    # DIET inference is too small to gain from more, and idle TensorFlow
+    # threads spin, taking CPU from the other processes. Scale with more Rasa
+    # processes, one per core (README "Speed").
+    "TF_INTRA_OP_PARALLELISM_THREADS": "1",
+    "TF_INTER_OP_PARALLELISM_THREADS": "1",
 }
 
 
@@ -33,7 +39,12 @@ def endpoints_config(settings: Settings) -> Dict:
         "action_endpoint": {"url": settings.action_url},
         # Rasa passes the endpoint's `url` to SQLTrackerStore as `host`, which
         # takes a full SQLAlchemy URL there (a `host` key would clash with it).
-        "tracker_store": {"type": "SQL", "url": settings.tracker_store_url},
+        # Ours encrypts every event with JIKIMI_SECRET_KEY, read from the
+        # settings by the store itself: the key is not written to this file.
+        "tracker_store": {
+            "type": "jikimi.tracker_store.EncryptedSQLTrackerStore",
+            "url": settings.tracker_store_url,
+        },
     }
     if settings.lock_store_url:
         from urllib.parse import urlsplit
@@ -42,7 +53,9 @@ def endpoints_config(settings: Settings) -> Dict:
         if url.scheme not in ("redis", "rediss"):
             raise ValueError("JIKIMI_LOCK_STORE_URL must be a redis:// URL.")
         lock_store = {
-            "type": "redis",
+            # Rasa's RedisLockStore, with every change to a lock made atomic:
+            # the stock one lets two instances serve one conversation at once.
+            "type": "jikimi.lock_store.AtomicRedisLockStore",
             "url": url.hostname or "localhost",
             "port": url.port or 6379,
             "db": int(url.path.lstrip("/") or 0),
@@ -65,10 +78,29 @@ def write_endpoints(settings: Settings) -> Path:
     return path
 
 
+def limit_request_size(settings: Settings) -> None:
+    """Sanic reads SANIC_* settings from the environment when an app is made:
+    bodies over JIKIMI_MAX_REQUEST_BYTES get 413 before any handler runs."""
+    os.environ["SANIC_REQUEST_MAX_SIZE"] = str(settings.max_request_bytes)
+
+
 def serve_rasa(settings: Settings, model: Path) -> None:
-    """Runs the Rasa server in this process (the token never appears in `ps`)."""
+    """Runs the Rasa server in this process (the token never appears in `ps`).
+
+    Channels come from settings.credentials_path (bot/credentials.yml, or
+    bot/credentials-production.yml without REST when JIKIMI_ENV=production);
+    browsers may call it only from the widget's origins (JIKIMI_WIDGET_ORIGIN).
+    """
+    from jikimi import logs
+
+    logs.install()
     os.environ.update(PROCESS_ENV)
+    limit_request_size(settings)
     endpoints = write_endpoints(settings)
+    # Two avoidable costs of Rasa 3.6 (README "Speed"): jikimi/speedups.py.
+    from jikimi import speedups
+
+    speedups.install()
     import rasa.__main__
 
     sys.argv = [
@@ -79,7 +111,7 @@ def serve_rasa(settings: Settings, model: Path) -> None:
         "--endpoints",
         str(endpoints),
         "--credentials",
-        str(settings.root / "bot" / "credentials.yml"),
+        str(settings.credentials_path),
         "--interface",
         settings.host,
         "--port",
@@ -89,13 +121,16 @@ def serve_rasa(settings: Settings, model: Path) -> None:
         # take for an option.
         f"--auth-token={settings.rasa_token}",
         "--cors",
-        "*",
+        *settings.widget_origins,
     ]
     rasa.__main__.main()
 
 
 def serve_actions(settings: Settings) -> None:
     """Runs the action server (rasa-sdk) for the `actions` package."""
+    from jikimi import logs
+
+    logs.configure()
     os.environ["SANIC_HOST"] = settings.host
     from rasa_sdk.endpoint import run
 
@@ -104,6 +139,10 @@ def serve_actions(settings: Settings) -> None:
 
 def serve_desk(settings: Settings) -> None:
     """Runs the desk service."""
+    from jikimi import logs
+
+    logs.configure()
+    limit_request_size(settings)
     from jikimi.desk.app import create_app
 
     create_app(settings).run(
@@ -139,6 +178,32 @@ def run_all(settings: Settings, model: Path) -> int:
     return manager.returncode or 0
 
 
+def purge(settings: Settings, days: Optional[int]) -> int:
+    """`jikimi purge`: what retention no longer justifies, counted by kind."""
+    from jikimi.retention import purge as purge_all
+
+    days = settings.retention_days if days is None else days
+    if days < 0:
+        print("jikimi: --older-than must not be negative.", file=sys.stderr)
+        return 2
+    counts = purge_all(settings, days)
+    summary = ", ".join(f"{name} {count}" for name, count in counts.items())
+    print(f"Deleted what was finished more than {days} days ago: {summary}.")
+    return 0
+
+
+def reencrypt(settings: Settings) -> int:
+    """`jikimi db reencrypt`: the key rotation step (README "Rotating the key")."""
+    from jikimi.db import reencrypt_all, session_scope
+    from jikimi.tracker_store import reencrypt_trackers
+
+    with session_scope(settings) as session:
+        rows = reencrypt_all(session)
+    events = reencrypt_trackers(settings.tracker_store_url, settings.secret_key)
+    print(f"Re-encrypted with the first key: {rows} rows, {events} conversation events.")
+    return 0
+
+
 def _shell_join(parts: List[str]) -> str:
     import shlex
 
@@ -160,9 +225,29 @@ def build_parser() -> argparse.ArgumentParser:
         "endpoints", help="write Rasa's endpoints file from the settings and print its path"
     )
 
+    purge = sub.add_parser(
+        "purge",
+        help="delete closed cases, evidence, SMS and conversations past the retention period",
+    )
+    purge.add_argument(
+        "--older-than",
+        type=int,
+        metavar="DAYS",
+        help="retention in days (default: JIKIMI_RETENTION_DAYS, 90)",
+    )
+
     db = sub.add_parser("db", help="the database of cases, handoffs and the SMS outbox")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="migrate the database to the newest schema")
+    db_sub.add_parser(
+        "reencrypt",
+        help="after a new key was put first in JIKIMI_SECRET_KEY: rewrite every encrypted "
+        "value (cases, SMS, conversations) with it",
+    )
+    # counsellor add|list|disable|enable, dispatch (jikimi/sms_cli.py)
+    from jikimi import sms_cli
+
+    sms_cli.add_parsers(sub)
     return parser
 
 
@@ -184,15 +269,23 @@ def main(argv: Optional[List[str]] = None) -> int:
         else:
             serve_desk(settings)
         return 0
+    if args.command == "db" and args.db_command == "reencrypt":
+        return reencrypt(settings)
     if args.command == "db":
         from jikimi.db.migrate import upgrade
 
         upgrade(settings.database_url)
         print("The database schema is up to date.")
         return 0
+    if args.command == "purge":
+        return purge(settings, args.older_than)
     if args.command == "endpoints":
         print(write_endpoints(settings))
         return 0
+    if args.command in ("counsellor", "dispatch"):
+        from jikimi import sms_cli
+
+        return sms_cli.run(settings, args)
     return 2
 
 

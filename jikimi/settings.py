@@ -11,7 +11,8 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Optional
+from typing import Mapping, Optional, Tuple
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
@@ -36,6 +37,28 @@ class Settings:
     rasa_port: int
     action_port: int
     desk_port: int
+    # The web widget (jikimi/desk/widget.py): where the browser reaches the Rasa
+    # server's socket.io channel, and the neutral page "빠른 나가기" goes to.
+    rasa_public_url: str = "http://127.0.0.1:5005"
+    quick_exit_url: str = "https://www.naver.com/"
+    # Safety and security (README "Security and limits"). `env` production turns
+    # the REST channel off (credentials file); the rest are limits and retention.
+    env: str = "development"
+    credentials_path: Path = ROOT / "bot" / "credentials.yml"
+    widget_origins: Tuple[str, ...] = ("http://127.0.0.1:8000",)
+    sender_messages_per_minute: int = 30
+    ip_requests_per_minute: int = 600
+    max_request_bytes: int = 131072
+    action_timeout_s: int = 10
+    retention_days: int = 90
+    # SMS (jikimi/dispatcher.py): seconds before a failed SMS is tried again,
+    # doubling on each failure (at most an hour).
+    sms_retry_s: int = 30
+    # Scale-out (README "Production deployment"): the socket.io channel's Redis
+    # message queue, so any Rasa instance can push to a widget student connected
+    # to another; all instances of one deployment use the same channel name.
+    socketio_redis_url: Optional[str] = None
+    socketio_channel: str = "jikimi-socketio"
 
     @property
     def var_dir(self) -> Path:
@@ -73,6 +96,68 @@ def _fernet_key() -> str:
     return Fernet.generate_key().decode()
 
 
+ENVIRONMENTS = ("development", "production")
+
+
+def _origin(url: str) -> str:
+    """scheme://host[:port] of a URL: what a browser sends as its Origin."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _safety_settings(get, number, root: Path, local_host: str) -> dict:
+    env = get("JIKIMI_ENV", "development")
+    if env not in ENVIRONMENTS:
+        raise ValueError(f"JIKIMI_ENV must be one of {', '.join(ENVIRONMENTS)}, not {env!r}.")
+    default_credentials = "credentials-production.yml" if env == "production" else "credentials.yml"
+    credentials = Path(get("JIKIMI_CREDENTIALS", str(root / "bot" / default_credentials)))
+    if not credentials.is_absolute():
+        credentials = root / credentials
+    # The widget's page is the desk's: its local URL and its public one.
+    desk_local = f"http://{local_host}:{number('JIKIMI_DESK_PORT', 8000)}"
+    public = _origin(get("JIKIMI_PUBLIC_URL", "http://127.0.0.1:8000"))
+    origins = get("JIKIMI_WIDGET_ORIGIN")
+    widget_origins = (
+        tuple(o.strip().rstrip("/") for o in origins.split(",") if o.strip())
+        if origins
+        else tuple(dict.fromkeys((desk_local, public)))
+    )
+    if not widget_origins:
+        raise ValueError("JIKIMI_WIDGET_ORIGIN must name at least one origin.")
+    for origin in widget_origins:
+        if not origin.startswith(("http://", "https://")) or _origin(origin) != origin:
+            raise ValueError(
+                "JIKIMI_WIDGET_ORIGIN must be origins like https://example.org "
+                f"(scheme, host, port; comma-separated), not {origin!r}."
+            )
+
+    def limit(name: str, default: int) -> int:
+        value = number(name, default)
+        if value < 0:
+            raise ValueError(f"{name} must not be negative, not {value}.")
+        return value
+
+    action_timeout_s = number("JIKIMI_ACTION_TIMEOUT_S", 10)
+    if action_timeout_s < 1:
+        raise ValueError(f"JIKIMI_ACTION_TIMEOUT_S must be at least 1, not {action_timeout_s}.")
+    return {
+        "env": env,
+        "credentials_path": credentials,
+        "widget_origins": widget_origins,
+        "sender_messages_per_minute": limit("JIKIMI_SENDER_MESSAGES_PER_MINUTE", 30),
+        "ip_requests_per_minute": limit("JIKIMI_IP_REQUESTS_PER_MINUTE", 600),
+        "max_request_bytes": limit("JIKIMI_MAX_REQUEST_BYTES", 131072),
+        "action_timeout_s": action_timeout_s,
+        "retention_days": limit("JIKIMI_RETENTION_DAYS", 90),
+    }
+
+
+def _redis_url(value: Optional[str], name: str) -> Optional[str]:
+    if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError(f"{name} must be a redis://, rediss:// or unix:// URL.")
+    return value
+
+
 def load_settings(
     environ: Optional[Mapping[str, str]] = None, root: Path = ROOT
 ) -> Settings:
@@ -93,6 +178,17 @@ def load_settings(
         except ValueError:
             raise ValueError(f"{name} must be a whole number, not {value!r}.") from None
 
+    def web_url(name: str, default: str) -> str:
+        value = get(name, default)
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"{name} must be an http:// or https:// URL, not {value!r}.")
+        return value
+
+    host = get("JIKIMI_HOST", "127.0.0.1")
+    # A browser cannot reach "all interfaces"; it reaches this machine.
+    local_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    rasa_port = number("JIKIMI_RASA_PORT", 5005)
+
     return Settings(
         root=root,
         host=get("JIKIMI_HOST", "127.0.0.1"),
@@ -112,4 +208,14 @@ def load_settings(
         rasa_port=number("JIKIMI_RASA_PORT", 5005),
         action_port=number("JIKIMI_ACTION_PORT", 5055),
         desk_port=number("JIKIMI_DESK_PORT", 8000),
+        rasa_public_url=web_url(
+            "JIKIMI_RASA_PUBLIC_URL", f"http://{local_host}:{rasa_port}"
+        ).rstrip("/"),
+        quick_exit_url=web_url("JIKIMI_QUICK_EXIT_URL", "https://www.naver.com/"),
+        sms_retry_s=number("JIKIMI_SMS_RETRY_S", 30),
+        socketio_redis_url=_redis_url(
+            get("JIKIMI_SOCKETIO_REDIS_URL"), "JIKIMI_SOCKETIO_REDIS_URL"
+        ),
+        socketio_channel=get("JIKIMI_SOCKETIO_CHANNEL", "jikimi-socketio"),
+        **_safety_settings(get, number, root, local_host),
     )

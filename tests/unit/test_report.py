@@ -337,3 +337,12 @@ def test_delete_my_data_erases_this_conversation_only(db, using):
     assert events == [Restarted()]
     assert "신고 기록 1개" in messages[0]["text"]
     assert db.count("cases") == 1  # the other conversation's
+
+
+def test_only_the_detector_pages_a_counsellor_after_a_crisis_reply():
+    """A classifier-only crisis (no `danger` entity) gets the hotlines from the
+    crisis reply, but no urgent SMS to a counsellor (false positives)."""
+    from actions.handoff import ActionCrisisHandoff
+
+    events, messages = run(ActionCrisisHandoff(), tracker("살 빼고 싶어", intent="crisis"))
+    assert events == [] and messages == []
