@@ -59,6 +59,11 @@ class Settings:
     # to another; all instances of one deployment use the same channel name.
     socketio_redis_url: Optional[str] = None
     socketio_channel: str = "jikimi-socketio"
+    # Processes on other hosts: where the desk reaches the Rasa servers (their
+    # load balancer) and the Rasa servers the action servers. Default: this
+    # host's ports.
+    rasa_url_override: Optional[str] = None
+    action_url_override: Optional[str] = None
 
     @property
     def var_dir(self) -> Path:
@@ -66,11 +71,11 @@ class Settings:
 
     @property
     def rasa_url(self) -> str:
-        return f"http://{self.host}:{self.rasa_port}"
+        return self.rasa_url_override or f"http://{self.host}:{self.rasa_port}"
 
     @property
     def action_url(self) -> str:
-        return f"http://{self.host}:{self.action_port}/webhook"
+        return self.action_url_override or f"http://{self.host}:{self.action_port}/webhook"
 
     @property
     def twilio_enabled(self) -> bool:
@@ -217,5 +222,7 @@ def load_settings(
             get("JIKIMI_SOCKETIO_REDIS_URL"), "JIKIMI_SOCKETIO_REDIS_URL"
         ),
         socketio_channel=get("JIKIMI_SOCKETIO_CHANNEL", "jikimi-socketio"),
+        rasa_url_override=get("JIKIMI_RASA_URL") and web_url("JIKIMI_RASA_URL", "").rstrip("/"),
+        action_url_override=get("JIKIMI_ACTION_URL") and web_url("JIKIMI_ACTION_URL", ""),
         **_safety_settings(get, number, root, local_host),
     )
