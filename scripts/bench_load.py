@@ -249,9 +249,11 @@ def start_stack(exits: ExitStack, tmp: Path, args) -> Stack:
     kind = "PostgreSQL"
     if database is None:
         database, kind = f"sqlite:///{tmp / 'jikimi.db'}", "SQLite"
-    lock = REDIS_URL if not args.sqlite and redis_reachable(REDIS_URL) else None
+    lock = REDIS_URL if kind == "PostgreSQL" and redis_reachable(REDIS_URL) else None
     if lock is None and args.rasa_instances > 1:
-        raise SystemExit("Several Rasa instances need the Redis lock store (none reachable).")
+        # Several Rasa processes need the shared database and lock store.
+        print("No PostgreSQL and Redis: one Rasa process, SQLite, in-memory lock store.")
+        args.rasa_instances = 1
     fake = exits.enter_context(FakeTwilio())
     env = {
         **os.environ,
@@ -683,8 +685,8 @@ def profile_replies(stack: Stack, rounds: int, cprofile: Optional[Path] = None) 
 
 
 def plot(results: List[Dict], path: Path) -> None:
-    """Latency percentiles and replies per second against concurrency, one line
-    style per run (the first is this run; others come from --compare)."""
+    """Latency and replies per second against concurrency: p50, p95 and p99 of
+    the first run (this one), p95 of the others (--compare), one line style per run."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -698,6 +700,8 @@ def plot(results: List[Dict], path: Path) -> None:
         style = ("o-", "s--", "^:")[number % 3]
         label = result.get("label") or result["stack"].split(",")[0]
         for key, colour in colours.items():
+            if number and key != "p95_ms":
+                continue
             latency.plot(
                 x, [level[key] for level in levels], style, color=colour,
                 label=f"{key[:3]}, {label}",
@@ -713,7 +717,7 @@ def plot(results: List[Dict], path: Path) -> None:
         axis.set_xticks(ticks)
         axis.set_xticklabels([str(t) for t in ticks])
         axis.set_xlabel("concurrent students (no pause between messages)")
-        axis.legend(fontsize=7, loc="upper left")
+        axis.legend(fontsize=7, loc="lower right" if axis is latency else "upper left")
     latency.set_yscale("log")
     latency.set_ylabel("reply latency, ms (log scale; dotted: 150 ms)")
     throughput.set_ylabel("replies per second (dotted: 40)")
