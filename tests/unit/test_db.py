@@ -114,28 +114,37 @@ def settings_for(url: str, root: Path, secret_key: str) -> Settings:
     )
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test run, migrated once."""
+@contextmanager
+def throwaway_postgres(prefix: str = "jikimi_test", migrate: bool = True) -> Iterator[str]:
+    """A new PostgreSQL database (migrated unless asked not to), dropped at the
+    end; skips the test when PostgreSQL is not reachable."""
     psycopg2 = pytest.importorskip("psycopg2")
     try:
         admin = psycopg2.connect(PG_ADMIN_URL, connect_timeout=3)
     except psycopg2.OperationalError as error:
         pytest.skip(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {error}")
     admin.autocommit = True
-    name = f"jikimi_test_{secrets.token_hex(6)}"
+    name = f"{prefix}_{secrets.token_hex(6)}"
     with admin.cursor() as cursor:
         cursor.execute(f"CREATE DATABASE {name}")
     url = make_url(PG_ADMIN_URL).set(drivername="postgresql+psycopg2", database=name)
     url = url.render_as_string(hide_password=False)
     try:
-        upgrade(url)
+        if migrate:
+            upgrade(url)
         yield url
     finally:
         dispose_engines()
         with admin.cursor() as cursor:
             cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         admin.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test run, migrated once."""
+    with throwaway_postgres() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

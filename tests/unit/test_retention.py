@@ -4,7 +4,6 @@ file and on a throwaway PostgreSQL database (skipped, saying so, without one).""
 from __future__ import annotations
 
 import os
-import secrets
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
@@ -19,17 +18,14 @@ from rasa.shared.core.events import ActionExecuted, SessionStarted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import read_endpoint_config
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from jikimi.cli import write_endpoints
-from jikimi.db import Case, dispose_engines, sender_hash, session_scope, upgrade
+from jikimi.db import Case, sender_hash, session_scope, upgrade
 from jikimi.retention import purge, purge_trackers
 from jikimi.settings import Settings, load_settings
+from tests.unit.test_db import throwaway_postgres
 
 ROOT = Path(__file__).resolve().parents[2]
-PG_ADMIN_URL = os.environ.get(
-    "JIKIMI_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc)
 
 
@@ -38,23 +34,8 @@ def database_url(request, tmp_path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'jikimi.db'}"
         return
-    psycopg2 = pytest.importorskip("psycopg2")
-    try:
-        admin = psycopg2.connect(PG_ADMIN_URL, connect_timeout=3)
-    except psycopg2.OperationalError as error:
-        pytest.skip(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {error}")
-    admin.autocommit = True
-    name = f"jikimi_test_{secrets.token_hex(6)}"
-    with admin.cursor() as cursor:
-        cursor.execute(f"CREATE DATABASE {name}")
-    url = make_url(PG_ADMIN_URL).set(drivername="postgresql+psycopg2", database=name)
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        dispose_engines()
-        with admin.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.close()
+    with throwaway_postgres(migrate=False) as url:
+        yield url
 
 
 def environment(url: str) -> dict:
