@@ -56,31 +56,36 @@ def test_endpoints_file_builds_rasas_stores_on_postgres_and_redis(tmp_path):
     from rasa.shared.core.trackers import DialogueStateTracker
     from rasa.utils.endpoints import read_endpoint_config
 
-    settings = load_settings(
-        environ={
-            "JIKIMI_TRACKER_STORE_URL": "postgresql://postgres@127.0.0.1:5432/test",
-            "JIKIMI_LOCK_STORE_URL": "redis://127.0.0.1:6379/2",
-        },
-        root=tmp_path,
-    )
-    path = write_endpoints(settings)
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert endpoints_config(settings)["action_endpoint"] == {
-        "url": "http://127.0.0.1:5055/webhook"
-    }
+    from tests.unit.test_db import throwaway_postgres
 
-    domain = Domain.empty()
-    store = TrackerStore.create(read_endpoint_config(str(path), "tracker_store"), domain)
-    assert isinstance(store, SQLTrackerStore)
-    assert store.engine.dialect.name == "postgresql"
-    sender = f"settings-test-{tmp_path.name}"
-    tracker = DialogueStateTracker.from_events(sender, [ActionExecuted("action_listen")])
-    asyncio.run(store.save(tracker))
-    assert asyncio.run(store.retrieve(sender)) is not None
+    # A database of its own: one left over from an earlier run holds events
+    # encrypted with that run's key, which the store rightly refuses to start on.
+    with throwaway_postgres("jikimi_settings", migrate=False) as database:
+        settings = load_settings(
+            environ={
+                "JIKIMI_TRACKER_STORE_URL": database,
+                "JIKIMI_LOCK_STORE_URL": "redis://127.0.0.1:6379/2",
+            },
+            root=tmp_path,
+        )
+        path = write_endpoints(settings)
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert endpoints_config(settings)["action_endpoint"] == {
+            "url": "http://127.0.0.1:5055/webhook"
+        }
 
-    lock_store = LockStore.create(read_endpoint_config(str(path), "lock_store"))
-    assert isinstance(lock_store, RedisLockStore)
-    assert lock_store.red.ping()
+        domain = Domain.empty()
+        store = TrackerStore.create(read_endpoint_config(str(path), "tracker_store"), domain)
+        assert isinstance(store, SQLTrackerStore)
+        assert store.engine.dialect.name == "postgresql"
+        sender = f"settings-test-{tmp_path.name}"
+        tracker = DialogueStateTracker.from_events(sender, [ActionExecuted("action_listen")])
+        asyncio.run(store.save(tracker))
+        assert asyncio.run(store.retrieve(sender)) is not None
+
+        lock_store = LockStore.create(read_endpoint_config(str(path), "lock_store"))
+        assert isinstance(lock_store, RedisLockStore)
+        assert lock_store.red.ping()
 
 
 def test_redis_password_and_db_are_passed_on(tmp_path):
