@@ -161,6 +161,12 @@ def _install_safe_failure(blueprint: Blueprint) -> None:
                 _settings().action_timeout_s,
             )
 
+    @blueprint.listener("before_server_stop")
+    async def close(app: Sanic, _loop: Any) -> None:
+        endpoint = getattr(getattr(app.ctx, "agent", None), "action_endpoint", None)
+        if isinstance(endpoint, safe_failure.SafeActionEndpoint):
+            await endpoint.close()
+
 
 def _bad_request(error: Text) -> response.HTTPResponse:
     return response.json({"error": error}, status=400)

@@ -71,8 +71,32 @@ def apology_responses() -> List[Dict[Text, Any]]:
     return [{"text": content.message("action_failed").text}]
 
 
+# Kept-alive connections to the action server are closed on our side after
+# this long idle: well before Sanic closes its side (KEEP_ALIVE_TIMEOUT, 5 s),
+# so a request is never sent down a connection the server is closing.
+KEEPALIVE_S = 2.0
+
+
+class _Borrowed:
+    """`async with` over the shared session that leaves it open."""
+
+    def __init__(self, session: aiohttp.ClientSession) -> None:
+        self._session = session
+
+    async def __aenter__(self) -> aiohttp.ClientSession:
+        return self._session
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        return None
+
+
 class SafeActionEndpoint(EndpointConfig):
-    """The action server's endpoint, with a timeout and an answer when it fails."""
+    """The action server's endpoint, with a timeout and an answer when it fails.
+
+    Rasa's `EndpointConfig.request` opens a new HTTP session, and so a new
+    connection, for every action call; this one shares one session (a pool of
+    kept-alive connections) per event loop.
+    """
 
     def __init__(self, endpoint: EndpointConfig, timeout_s: float) -> None:
         super().__init__(
@@ -87,6 +111,27 @@ class SafeActionEndpoint(EndpointConfig):
         )
         self.type = endpoint.type
         self.timeout_s = timeout_s
+        self._session: Optional[aiohttp.ClientSession] = None
+
+    def session(self) -> Any:
+        loop = asyncio.get_running_loop()
+        session = self._session
+        if session is None or session.closed or session._loop is not loop:
+            auth = None
+            if self.basic_auth:
+                auth = aiohttp.BasicAuth(self.basic_auth["username"], self.basic_auth["password"])
+            session = aiohttp.ClientSession(
+                headers=self.headers,
+                auth=auth,
+                connector=aiohttp.TCPConnector(keepalive_timeout=KEEPALIVE_S),
+            )
+            self._session = session
+        return _Borrowed(session)
+
+    async def close(self) -> None:
+        """Closes the shared session (at server stop); a later call opens a new one."""
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
 
     async def request(self, *args: Any, **kwargs: Any) -> Optional[Any]:
         kwargs["timeout"] = aiohttp.ClientTimeout(total=self.timeout_s)

@@ -114,10 +114,13 @@ def free_port() -> int:
 
 @pytest.fixture
 async def action_server():
-    """A real HTTP server standing in for the action server, one behaviour per path."""
+    """A real HTTP server standing in for the action server, one behaviour per path;
+    `.peers` holds the client addresses (one per connection) /ok was called from."""
+    peers: set = set()
 
     async def ok(request):
         body = await request.json()
+        peers.add(request.transport.get_extra_info("peername"))
         return web.json_response(
             {"events": [], "responses": [{"text": f"ran {body['next_action']}"}]}
         )
@@ -142,18 +145,31 @@ async def action_server():
     port = free_port()
     site = web.TCPSite(runner, "127.0.0.1", port)
     await site.start()
-    yield f"http://127.0.0.1:{port}"
+    yield ServerUrl(f"http://127.0.0.1:{port}", peers)
     await runner.cleanup()
 
 
-async def run_action(url: str, timeout_s: float = 1) -> list:
+class ServerUrl(str):
+    def __new__(cls, url: str, peers: set) -> "ServerUrl":
+        made = super().__new__(cls, url)
+        made.peers = peers
+        return made
+
+
+async def run_action(url: str, timeout_s: float = 1, endpoint=None) -> list:
     """Runs a custom action the way Rasa's processor does, through the safe endpoint."""
-    endpoint = safe_failure.SafeActionEndpoint(EndpointConfig(url), timeout_s)
+    own = endpoint is None
+    if own:
+        endpoint = safe_failure.SafeActionEndpoint(EndpointConfig(url), timeout_s)
     domain = Domain.empty()
     tracker = DialogueStateTracker("student", domain.slots)
-    return await RemoteAction("action_lesson", endpoint).run(
-        CollectingOutputChannel(), TemplatedNaturalLanguageGenerator({}), tracker, domain
-    )
+    try:
+        return await RemoteAction("action_lesson", endpoint).run(
+            CollectingOutputChannel(), TemplatedNaturalLanguageGenerator({}), tracker, domain
+        )
+    finally:
+        if own:
+            await endpoint.close()
 
 
 def texts(events) -> List[str]:
@@ -162,6 +178,17 @@ def texts(events) -> List[str]:
 
 async def test_a_working_action_server_is_used_as_it_is(action_server):
     assert texts(await run_action(f"{action_server}/ok")) == ["ran action_lesson"]
+
+
+async def test_action_calls_share_one_kept_alive_connection(action_server):
+    endpoint = safe_failure.SafeActionEndpoint(EndpointConfig(f"{action_server}/ok"), 1)
+    for _ in range(3):
+        assert texts(await run_action("", endpoint=endpoint)) == ["ran action_lesson"]
+    assert len(action_server.peers) == 1
+    await endpoint.close()
+    assert texts(await run_action("", endpoint=endpoint)) == ["ran action_lesson"], "reopens"
+    assert len(action_server.peers) == 2
+    await endpoint.close()
 
 
 @pytest.mark.parametrize("path", ["/broken", "/slow", "/missing-route"])
@@ -180,6 +207,7 @@ async def test_a_forms_rejection_still_reaches_rasa(action_server):
     endpoint = safe_failure.SafeActionEndpoint(EndpointConfig(f"{action_server}/rejects"), 1)
     with pytest.raises(ClientResponseError):
         await endpoint.request(json={"next_action": "validate_x"}, method="post")
+    await endpoint.close()
 
 
 async def test_one_apology_per_user_message(action_server):
