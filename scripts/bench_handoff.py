@@ -24,11 +24,7 @@ import argparse
 import json
 import math
 import os
-import secrets
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,23 +37,15 @@ os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import requests  # noqa: E402
-from cryptography.fernet import Fernet  # noqa: E402
 
 from jikimi.db import CODE_PATTERN, add_counsellor, session_scope  # noqa: E402
 from jikimi.settings import load_settings  # noqa: E402
 from tests.fake_twilio import FakeTwilio  # noqa: E402
+from tests.processes import MODEL, NotUp, stack_env, start_run, stop, urls  # noqa: E402
 
-MODEL = ROOT / "models" / "jikimi.tar.gz"
 RESULTS = ROOT / "bench-results" / "handoff.json"
 COUNSELLOR = "+821090000001"
 ASK = "상담 선생님이랑 얘기하고 싶어요"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def p95(values: List[float]) -> float:
@@ -65,63 +53,24 @@ def p95(values: List[float]) -> float:
     return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
 
 
-def wait_up(url: str, process: subprocess.Popen, log: Path, timeout: float = 600) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            sys.exit(f"jikimi run stopped:\n{log.read_text()[-3000:]}")
-        try:
-            if requests.get(url, timeout=2).ok:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.5)
-    sys.exit(f"{url} did not come up:\n{log.read_text()[-3000:]}")
-
-
 def start_stack(tmp: Path, twilio: FakeTwilio):
-    ports = {name: free_port() for name in ("rasa", "action", "desk")}
-    env = {
-        **os.environ,
+    env = stack_env(
+        tmp,
         **twilio.env(),
-        "JIKIMI_RASA_PORT": str(ports["rasa"]),
-        "JIKIMI_ACTION_PORT": str(ports["action"]),
-        "JIKIMI_DESK_PORT": str(ports["desk"]),
-        "JIKIMI_PUBLIC_URL": f"http://127.0.0.1:{ports['desk']}",
-        "JIKIMI_DATABASE_URL": f"sqlite:///{tmp / 'jikimi.db'}",
-        "JIKIMI_SECRET_KEY": Fernet.generate_key().decode(),
-        "RASA_TOKEN": secrets.token_urlsafe(24),
-        "JIKIMI_HANDOFF_TIMEOUT_S": "3600",  # nothing escalates while we measure
-        "LOG_LEVEL": "WARNING",
-    }
+        JIKIMI_HANDOFF_TIMEOUT_S="3600",  # nothing escalates while we measure
+        LOG_LEVEL="WARNING",
+    )
+    desk = urls(env)["desk"]
+    env["JIKIMI_PUBLIC_URL"] = desk
     log = tmp / "run.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "jikimi.cli", "run"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    token = env["RASA_TOKEN"]
-    wait_up(f"http://127.0.0.1:{ports['rasa']}/status?token={token}", process, log)
-    wait_up(f"http://127.0.0.1:{ports['action']}/health", process, log)
-    desk = f"http://127.0.0.1:{ports['desk']}"
-    wait_up(f"{desk}/healthz", process, log)
+    try:
+        process = start_run(env, log)
+    except NotUp as error:
+        sys.exit(str(error))
     settings = load_settings(environ=env)
     with session_scope(settings) as session:
         add_counsellor(session, "벤치 상담", COUNSELLOR, priority=1)
     return process, desk, log
-
-
-def stop_stack(process: subprocess.Popen) -> None:
-    process.send_signal(signal.SIGINT)
-    try:
-        process.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
 
 
 class Clock:
@@ -186,7 +135,7 @@ def main() -> None:
                 if index % 10 == 0:
                     print(f"  {index}/{args.runs} handoffs", flush=True)
         finally:
-            stop_stack(process)
+            stop(process, timeout=60)
     summary = {}
     for key, label in (
         ("request_to_counsellor_s", "student's request -> counsellor's SMS at Twilio"),

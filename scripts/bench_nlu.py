@@ -9,6 +9,8 @@ measured; `make bench-safety` measures the detector):
 - kiwi:  ours, Kiwi backend (the default)
 - okt:   ours, konlpy Okt backend
 - stock: Rasa's WhitespaceTokenizer in place of ours, everything else equal
+- kiwi-small: ours (Kiwi) with a smaller DIET (one transformer layer of 128
+  units instead of two of 256): faster inference, to weigh against accuracy
 
 Usage: make bench-nlu   (or: python scripts/bench_nlu.py --folds 5 --pipelines kiwi okt stock)
 """
@@ -44,8 +46,11 @@ def pipeline_config(name: str) -> dict:
     skipped = ("FallbackClassifier", "bot.components.crisis_detector.CrisisDetector")
     steps = [s for s in config["pipeline"] if s["name"] not in skipped]
     tokenizer = next(s for s in steps if s["name"] == TOKENIZER)
-    if name == "kiwi":
+    if name in ("kiwi", "kiwi-small"):
         tokenizer["backend"] = "kiwi"
+        if name == "kiwi-small":
+            diet = next(s for s in steps if s["name"] == "DIETClassifier")
+            diet.update(number_of_transformer_layers=1, transformer_size=128)
     elif name == "okt":
         tokenizer.update(backend="konlpy", konlpy_tagger="Okt")
     elif name == "stock":

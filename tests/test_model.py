@@ -96,3 +96,52 @@ def test_single_turn_reply(agent, text, response):
     replies = asyncio.run(agent.handle_text(text, sender_id=f"model-{response}"))
     expected = agent.domain.responses[response][0]["text"]
     assert [r["text"] for r in replies] == [expected]
+
+
+def button_labels():
+    """(label, intent) of every button of the domain and of content/ whose payload
+    is an intent of the NLU contract (others are payload-only)."""
+    import re
+
+    import yaml
+
+    from tests.test_nlu_data import contract_intents
+
+    found = set()
+
+    def walk(node):
+        if isinstance(node, dict):
+            if isinstance(node.get("title"), str) and isinstance(node.get("payload"), str):
+                found.add((node["title"], node["payload"]))
+            for key, value in node.items():
+                if key == "payload":
+                    continue
+                if isinstance(value, str) and re.fullmatch(r"/[a-z_]+", value):
+                    found.add((key, value))  # content's "label: /intent" maps
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    for path in [*(ROOT / "bot" / "domain").glob("*.yml"), *(ROOT / "content").glob("*.yml")]:
+        walk(yaml.safe_load(path.read_text()))
+    topics = yaml.safe_load((ROOT / "content" / "topics.yml").read_text())
+    found.update((label, f"/{intent}") for intent, label in topics.items())
+    intents = set(contract_intents())
+    return sorted((label, payload[1:]) for label, payload in found if payload[1:] in intents)
+
+
+# Typed instead of tapped, this label reads as delete_my_data, which the
+# delete confirmation takes as a yes too (bot/rules/report.yml).
+ALSO_RIGHT = {"네, 모두 지워 주세요": {"delete_my_data"}}
+
+
+def test_typed_button_labels_are_understood(agent):
+    labels = button_labels()
+    assert len(labels) >= 20
+    wrong = {
+        label: (intent, parse(agent, label)["intent"]["name"])
+        for label, intent in labels
+        if parse(agent, label)["intent"]["name"] not in {intent, *ALSO_RIGHT.get(label, ())}
+    }
+    assert not wrong, wrong

@@ -2,19 +2,17 @@
 the real desk service, Rasa server and action server.
 
 Like tests/e2e/conftest.py this starts the real processes on free ports, but one
-by one (`jikimi serve rasa|actions|desk`, the production commands) instead of
-through `jikimi run`, so a test can stop and restart the Rasa server on its own.
+by one (`jikimi serve rasa|actions|desk`, the production commands; tests/processes.py)
+instead of through `jikimi run`, so a test can stop and restart the Rasa server on its own.
 Nothing is skipped: without Chromium or the model the tests fail and say why.
 """
 
 from __future__ import annotations
 
 import os
-import secrets
-import signal
 import subprocess
 import sys
-import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict
@@ -22,7 +20,7 @@ from typing import Dict
 import pytest
 import requests
 
-from tests.e2e.conftest import MODEL, ROOT, _free_port
+from tests.processes import ROOT, serve, stack_env, tail, urls
 
 CHROMIUM = Path(os.environ.get("JIKIMI_CHROMIUM", "/usr/bin/chromium"))
 # The neutral site of quick exit (the default setting); tests answer it locally.
@@ -35,65 +33,28 @@ class WidgetStack:
     env: Dict[str, str]
     logs: Path
     rasa_url: str
-    action_url: str
     desk_url: str
     token: str
+    running: Dict[str, ExitStack] = field(default_factory=dict)
     processes: Dict[str, subprocess.Popen] = field(default_factory=dict)
 
     def start(self, name: str) -> None:
-        log = (self.logs / f"{name}.log").open("a")
-        self.processes[name] = subprocess.Popen(
-            [sys.executable, "-m", "jikimi.cli", "serve", name],
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        log.close()
-        check, timeout = {
-            "rasa": (self._rasa_ready, 300),
-            "actions": (lambda: requests.get(f"{self.action_url}/health", timeout=2).ok, 90),
-            "desk": (lambda: requests.get(f"{self.desk_url}/healthz", timeout=2).ok, 60),
-        }[name]
-        self._wait(name, check, timeout)
+        with ExitStack() as started:
+            self.processes[name] = started.enter_context(serve(name, self.env, self.logs)).process
+            self.running[name] = started.pop_all()
 
     def stop(self, name: str) -> None:
-        process = self.processes.pop(name, None)
-        if process is None or process.poll() is not None:
-            return
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        self.processes.pop(name, None)
+        running = self.running.pop(name, None)
+        if running is not None:
+            running.close()
 
     def restart_rasa(self) -> None:
         self.stop("rasa")
         self.start("rasa")
 
     def log(self, name: str) -> str:
-        path = self.logs / f"{name}.log"
-        return path.read_text(errors="replace")[-4000:] if path.exists() else ""
-
-    def _rasa_ready(self) -> bool:
-        status = requests.get(f"{self.rasa_url}/status", params={"token": self.token}, timeout=2)
-        return bool(status.ok and status.json().get("model_id"))
-
-    def _wait(self, name: str, check, timeout: float) -> None:
-        process = self.processes[name]
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise AssertionError(f"`jikimi serve {name}` exited early:\n{self.log(name)}")
-            try:
-                if check():
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.5)
-        raise AssertionError(f"`jikimi serve {name}` not up after {timeout}s:\n{self.log(name)}")
+        return tail(self.logs / f"{name}.log")
 
     def rasa_api(self, method: str, path: str, **kwargs) -> requests.Response:
         """Rasa's HTTP API with the token (as the desk service calls it)."""
@@ -109,42 +70,22 @@ class WidgetStack:
 # loop is gone before the rest of the suite (asyncio.run, pytest-asyncio) runs.
 @pytest.fixture(scope="module")
 def widget_stack(tmp_path_factory):
-    if not MODEL.exists():
-        pytest.fail(f"{MODEL} is missing: run the tests with `make test`, which trains it.")
     tmp = tmp_path_factory.mktemp("widget-stack")
-    ports = {name: _free_port() for name in ("rasa", "action", "desk")}
-    token = secrets.token_urlsafe(24)
-    env = {
-        **os.environ,
-        "JIKIMI_RASA_PORT": str(ports["rasa"]),
-        "JIKIMI_ACTION_PORT": str(ports["action"]),
-        "JIKIMI_DESK_PORT": str(ports["desk"]),
-        "JIKIMI_DATABASE_URL": f"sqlite:///{tmp / 'jikimi.db'}",
-        "RASA_TOKEN": token,
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-        "RASA_TELEMETRY_ENABLED": "false",
-        "PYTHONUNBUFFERED": "1",
-    }
+    env = stack_env(tmp)
     for name in ("JIKIMI_RASA_PUBLIC_URL", "JIKIMI_QUICK_EXIT_URL"):
         env.pop(name, None)  # the defaults are what is tested
     subprocess.run(
         [sys.executable, "-m", "jikimi.cli", "db", "upgrade"],
         cwd=ROOT, env=env, check=True, capture_output=True,
-    )
-    stack = WidgetStack(
-        env=env,
-        logs=tmp,
-        rasa_url=f"http://127.0.0.1:{ports['rasa']}",
-        action_url=f"http://127.0.0.1:{ports['action']}",
-        desk_url=f"http://127.0.0.1:{ports['desk']}",
-        token=token,
-    )
+    )  # fmt: skip
+    url = urls(env)
+    stack = WidgetStack(env, tmp, url["rasa"], url["desk"], env["RASA_TOKEN"])
     try:
         for name in ("actions", "desk", "rasa"):
             stack.start(name)
         yield stack
     finally:
-        for name in list(stack.processes):
+        for name in list(stack.running):
             stack.stop(name)
 
 

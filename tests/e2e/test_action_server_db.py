@@ -5,16 +5,13 @@ unreadable without the key, and the reply names the saved code."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
 
 import pytest
 import requests
 from sqlalchemy import select
 
 from jikimi.db import Case, session_scope
-from tests.e2e.conftest import ROOT, _free_port
+from tests.processes import free_port, serve
 from tests.unit.test_db import db, postgres_url  # noqa: F401 - fixtures
 
 SLOTS = {
@@ -26,34 +23,16 @@ SLOTS = {
 
 
 @pytest.fixture
-def action_server(db):  # noqa: F811 - the fixture imported above
-    port = _free_port()
+def action_server(db, tmp_path):  # noqa: F811 - the fixture imported above
     env = {
         **os.environ,
-        "JIKIMI_ACTION_PORT": str(port),
+        "JIKIMI_ACTION_PORT": str(free_port()),
         "JIKIMI_DATABASE_URL": db.url,
         "JIKIMI_SECRET_KEY": db.settings.secret_key,
         "RASA_TOKEN": "unused",
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "jikimi.cli", "serve", "actions"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"{url}/health", timeout=1).ok:
-                    break
-            except requests.RequestException:
-                time.sleep(0.3)
-        else:
-            pytest.fail("action server did not start")
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+    with serve("actions", env, tmp_path) as server:
+        yield server.url
 
 
 def call(url: str, action: str, slots: dict, sender: str = "it-sender") -> dict:

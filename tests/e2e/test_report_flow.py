@@ -94,10 +94,9 @@ def test_report_is_saved_encrypted_then_deleted(stack):
     assert not any(DESCRIPTION in str(e) for e in tracker["events"])
     # The stored conversation starts again at the deletion: no message is left.
     from jikimi.db import Keyring
-    from jikimi.settings import load_settings
     from jikimi.tracker_store import sender_key
 
-    key = sender_key(Keyring(load_settings().secret_key), sender)
+    key = sender_key(Keyring(stack.settings.secret_key), sender)
     assert count(stack, "events", f"WHERE sender_id = '{key}'") > 0
     assert count(stack, "events", f"WHERE sender_id = '{key}' AND type_name = 'user'") == 0
 

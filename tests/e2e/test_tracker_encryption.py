@@ -12,7 +12,6 @@ import requests
 from sqlalchemy import create_engine, text
 
 from jikimi.db import Keyring
-from jikimi.settings import load_settings
 from jikimi.tracker_store import sender_key
 
 # Distinctive, so that finding any piece of it in the file means plain text.
@@ -46,7 +45,7 @@ def test_a_message_is_stored_encrypted_and_still_remembered(stack):
 
     # The events are in the database under the keyed hash, so our store is the
     # one Rasa uses (a store that fails to load would leave conversations in memory).
-    key = sender_key(Keyring(load_settings().secret_key), sender)
+    key = sender_key(Keyring(stack.settings.secret_key), sender)
     engine = create_engine(stack.database_url, future=True)
     try:
         with engine.connect() as connection:
@@ -77,7 +76,7 @@ def test_deleting_my_data_deletes_the_stored_conversation(stack):
     assert "지울까요" in " ".join(r.get("text", "") for r in stack.say(sender, "내 기록 다 지워줘"))
     assert "지웠어요" in " ".join(r.get("text", "") for r in stack.say(sender, "/affirm"))
 
-    key = sender_key(Keyring(load_settings().secret_key), sender)
+    key = sender_key(Keyring(stack.settings.secret_key), sender)
     engine = create_engine(stack.database_url, future=True)
     try:
         with engine.connect() as connection:

@@ -28,8 +28,7 @@ from sqlalchemy import create_engine, select, text
 from jikimi import content
 from jikimi.db import Handoff, add_counsellor, sender_hash, session_scope
 from jikimi.settings import Settings, load_settings
-from tests.e2e.conftest import _free_port
-from tests.e2e.processes import Serving, serve, stack_env
+from tests.processes import Serving, free_port, serve, stack_env
 
 pytestmark = pytest.mark.slow
 
@@ -92,7 +91,7 @@ def cluster(tmp_path_factory, postgres_url, redis_db_url):
         JIKIMI_SOCKETIO_REDIS_URL=redis_db_url,
         JIKIMI_SOCKETIO_CHANNEL=f"jikimi-test-{secrets.token_hex(6)}",
     )
-    env_b = {**env, "JIKIMI_RASA_PORT": str(_free_port())}
+    env_b = {**env, "JIKIMI_RASA_PORT": str(free_port())}
     for name in ("actions", "a", "b"):
         (tmp / name).mkdir()
     with ExitStack() as stack:
