@@ -88,10 +88,11 @@ def keyword(text: str) -> Optional[str]:
 # --- blocking work (run in threads) -----------------------------------------------
 
 
-def _contact(session, phone: str):
+def _sender_id(session, phone: str) -> Optional[str]:
+    """The conversation id of a number that has written before, else None."""
     digest = keyring_for(session).digest(normalise_phone(phone))
     return session.execute(
-        select(SmsContact).where(SmsContact.phone_hash == digest)
+        select(SmsContact.sender_id).where(SmsContact.phone_hash == digest)
     ).scalar_one_or_none()
 
 
@@ -101,8 +102,7 @@ def erase_sms_student(settings: Settings, phone: str) -> Optional[str]:
     number = normalise_phone(phone)
     with session_scope(settings) as session:
         now = utcnow()
-        contact = _contact(session, number)
-        sender_id = contact.sender_id if contact is not None else None
+        sender_id = _sender_id(session, number)
         if sender_id is not None:
             handoff.end_active_handoff(session, sender_id, now)
             delete_conversation_data(session, sender_id)
@@ -122,8 +122,7 @@ def stop_sms_session(settings: Settings, phone: str) -> Optional[str]:
     number = normalise_phone(phone)
     with session_scope(settings) as session:
         now = utcnow()
-        contact = _contact(session, number)
-        sender_id = contact.sender_id if contact is not None else None
+        sender_id = _sender_id(session, number)
         if sender_id is not None:
             handoff.end_active_handoff(session, sender_id, now)
             handoff.cancel_queued_to(session, sender_id, number)

@@ -7,7 +7,7 @@ import socket
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Optional, Tuple
+from typing import Any, Iterator, List, Optional, Tuple
 
 import pytest
 import requests
@@ -19,6 +19,22 @@ from tests.processes import stack_env, start_run, stop, tail, urls
 # accept a handoff on a busy machine.
 HANDOFF_TIMEOUT_S = 12
 COUNSELLORS = ("+821090000001", "+821090000002")
+
+
+def report_answers(link: str, description: str) -> List[Tuple[str, str]]:
+    """A student's answers to the report form, each with a piece of the question
+    that must come next (the last one: the summary to confirm)."""
+    return [
+        ("익명으로 할래요", "만 19세 미만"),
+        ("중2예요", "어디에서"),
+        ("텔레그램", "언제"),
+        ("어제", "아직"),
+        ("아직 있어요", "만들거나 퍼뜨린 사람"),
+        ("같은 학교 친구예요", "링크"),
+        (link, "1개를 받았어요"),
+        ("다 보냈어요", "있었던 일"),
+        (description, "맞는지 확인"),
+    ]
 
 
 @dataclass
@@ -41,6 +57,16 @@ class Stack:
         response = requests.post(
             f"{self.rasa_url}/webhooks/rest/webhook",
             json={"sender": sender, "message": message},
+            timeout=30,
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def tracker(self, sender: str, **params: str) -> dict:
+        """The conversation as Rasa's HTTP API gives it (with the token)."""
+        response = requests.get(
+            f"{self.rasa_url}/conversations/{sender}/tracker",
+            params={"token": self.token, **params},
             timeout=30,
         )
         response.raise_for_status()

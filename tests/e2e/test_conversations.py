@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import requests
-
 from jikimi import content
 
 
@@ -16,13 +14,7 @@ def buttons(replies):
 
 
 def slots(stack, sender):
-    response = requests.get(
-        f"{stack.rasa_url}/conversations/{sender}/tracker",
-        params={"token": stack.token},
-        timeout=10,
-    )
-    response.raise_for_status()
-    return response.json()["slots"]
+    return stack.tracker(sender)["slots"]
 
 
 def test_law_lesson_then_more_then_the_end(stack):
@@ -101,11 +93,7 @@ def test_crisis_interrupts_the_quiz_and_comes_first(stack):
     stack.say(sender, "/start_quiz")
     replies = stack.say(sender, "사실 요즘 죽고 싶어")
     assert "109" in texts(replies)[0]
-    status = requests.get(
-        f"{stack.rasa_url}/conversations/{sender}/tracker",
-        params={"token": stack.token},
-        timeout=10,
-    ).json()
+    status = stack.tracker(sender)
     assert not status["active_loop"]
 
 

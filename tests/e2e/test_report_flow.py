@@ -7,8 +7,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import requests
 from sqlalchemy import create_engine, text
+
+from tests.e2e.conftest import report_answers
 
 # Distinctive, so that finding them in the raw database file means plaintext.
 DESCRIPTION = "보라색우산 사건 때문에 너무 속상해요 qz7description"
@@ -51,18 +52,7 @@ def test_report_is_saved_encrypted_then_deleted(stack):
 
     asked = stack.say(sender, "/start_report")
     assert "익명" in texts(asked)[0]
-    answers = [
-        ("익명으로 할래요", "만 19세 미만"),
-        ("중2예요", "어디에서"),
-        ("텔레그램", "언제"),
-        ("어제", "아직"),
-        ("아직 있어요", "만들거나 퍼뜨린 사람"),
-        ("같은 학교 친구예요", "링크"),
-        (LINK, "1개를 받았어요"),
-        ("다 보냈어요", "있었던 일"),
-        (DESCRIPTION, "맞는지 확인"),
-    ]
-    for answer, next_question in answers:
+    for answer, next_question in report_answers(LINK, DESCRIPTION):
         replies = stack.say(sender, answer)
         assert next_question in " ".join(texts(replies)), (answer, texts(replies))
     summary = " ".join(texts(replies))
@@ -86,11 +76,7 @@ def test_report_is_saved_encrypted_then_deleted(stack):
     assert "지울까요" in texts(confirm)[0]
     done = " ".join(texts(stack.say(sender, "/affirm")))
     assert "지웠어요" in done and "신고 기록 1개" in done
-    tracker = requests.get(
-        f"{stack.rasa_url}/conversations/{sender}/tracker",
-        params={"token": stack.token},
-        timeout=10,
-    ).json()
+    tracker = stack.tracker(sender)
     assert not any(DESCRIPTION in str(e) for e in tracker["events"])
     # The stored conversation starts again at the deletion: no message is left.
     from jikimi.db import Keyring

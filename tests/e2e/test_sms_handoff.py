@@ -87,20 +87,10 @@ def offer_code(body: str) -> str:
     return CODE_PATTERN.search(body).group(0)
 
 
-def tracker(stack, sender_id: str) -> dict:
-    answer = requests.get(
-        f"{stack.rasa_url}/conversations/{sender_id}/tracker",
-        params={"token": stack.token},
-        timeout=30,
-    )
-    answer.raise_for_status()
-    return answer.json()
-
-
 def wait_for_event(stack, sender_id: str, predicate, timeout: float = 90.0) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for event in tracker(stack, sender_id)["events"]:
+        for event in stack.tracker(sender_id)["events"]:
             if predicate(event):
                 return event
         time.sleep(0.5)
@@ -171,7 +161,7 @@ def test_sms_student_and_counsellor_talk_through_the_service_number(stack):
     # Nobody saw anybody's number: the tracker knows an opaque id only.
     sender_id = sms_sender(stack, student)
     assert sender_id.startswith("sms-")
-    dump = json.dumps(tracker(stack, sender_id), ensure_ascii=False)
+    dump = json.dumps(stack.tracker(sender_id), ensure_ascii=False)
     assert student.number not in dump and student.number[3:] not in dump
     assert kim.number not in dump and kim.number[3:] not in dump
     assert all(kim.number[-4:] not in body for body in student.all())
@@ -215,7 +205,7 @@ def test_erase_keyword_over_sms(stack):
     with session_scope(stack.settings) as session:
         assert session.get(SmsContact, sender_id) is None
         assert session.execute(select(Handoff).where(Handoff.code == code)).first() is None
-    events = [e for e in tracker(stack, sender_id)["events"] if e["event"] == "user"]
+    events = [e for e in stack.tracker(sender_id)["events"] if e["event"] == "user"]
     assert events == []  # the Restarted event erased the stored conversation
 
 

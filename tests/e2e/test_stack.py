@@ -96,11 +96,7 @@ def test_a_message_over_the_limit_gets_a_kind_reply_and_is_not_stored(stack):
 
     replies = stack.say("e2e-long", "ㅋ" * (MAX_MESSAGE_CHARS + 1))
     assert [r["text"] for r in replies] == [too_long_reply()]
-    tracker = requests.get(
-        f"{stack.rasa_url}/conversations/e2e-long/tracker",
-        params={"token": stack.token},
-        timeout=10,
-    ).json()
+    tracker = stack.tracker("e2e-long")
     assert not [e for e in tracker["events"] if e["event"] == "user"]
     assert stack.say("e2e-long", "ㅋ" * MAX_MESSAGE_CHARS) != [
         {"recipient_id": "e2e-long", "text": too_long_reply()}

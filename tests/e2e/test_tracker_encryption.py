@@ -8,7 +8,6 @@ import json
 import secrets
 from pathlib import Path
 
-import requests
 from sqlalchemy import create_engine, text
 
 from jikimi.db import Keyring
@@ -35,11 +34,7 @@ def test_a_message_is_stored_encrypted_and_still_remembered(stack):
     assert stack.say(sender, "고마워요")
 
     # Rasa reads the conversation back from the store: the key works.
-    tracker = requests.get(
-        f"{stack.rasa_url}/conversations/{sender}/tracker",
-        params={"token": stack.token},
-        timeout=10,
-    ).json()
+    tracker = stack.tracker(sender)
     said = [event.get("text") for event in tracker["events"] if event["event"] == "user"]
     assert said == [MESSAGE, "고마워요"]
 
@@ -89,9 +84,5 @@ def test_deleting_my_data_deletes_the_stored_conversation(stack):
     assert types and types[0] == "restart", types
     assert "user" not in types
 
-    everything = requests.get(
-        f"{stack.rasa_url}/conversations/{sender}/tracker",
-        params={"token": stack.token, "include_events": "ALL"},
-        timeout=10,
-    ).json()
+    everything = stack.tracker(sender, include_events="ALL")
     assert MESSAGE not in json.dumps(everything, ensure_ascii=False)

@@ -28,6 +28,7 @@ from sqlalchemy import create_engine, select, text
 from jikimi import content
 from jikimi.db import Handoff, add_counsellor, sender_hash, session_scope
 from jikimi.settings import Settings, load_settings
+from tests.e2e.conftest import report_answers
 from tests.processes import Serving, free_port, serve, stack_env
 
 pytestmark = pytest.mark.slow
@@ -118,17 +119,7 @@ def test_report_form_alternating_between_servers_keeps_its_state(cluster):
     first = cluster.say(a, sender, "제 얼굴로 합성된 사진이 돌아다녀요")
     assert "당신 잘못이 아니에요" in texts(first)[0]
     assert "익명" in texts(cluster.say(b, sender, "/start_report"))[0]
-    answers = [
-        ("익명으로 할래요", "만 19세 미만"),
-        ("중2예요", "어디에서"),
-        ("텔레그램", "언제"),
-        ("어제", "아직"),
-        ("아직 있어요", "만들거나 퍼뜨린 사람"),
-        ("같은 학교 친구예요", "링크"),
-        ("https://t.me/scaletestroom/7", "1개를 받았어요"),
-        ("다 보냈어요", "있었던 일"),
-        ("반 단톡방에 합성 사진이 올라왔어요", "맞는지 확인"),
-    ]
+    answers = report_answers("https://t.me/scaletestroom/7", "반 단톡방에 합성 사진이 올라왔어요")
     for number, (answer, next_question) in enumerate(answers):
         server = a if number % 2 == 0 else b
         replies = cluster.say(server, sender, answer)

@@ -7,10 +7,6 @@ from __future__ import annotations
 import html
 import os
 import re
-import signal
-import socket
-import subprocess
-import sys
 import time
 from datetime import datetime, timedelta, timezone
 from html.parser import HTMLParser
@@ -26,6 +22,7 @@ from jikimi import content, evidence_log
 from jikimi.db import Case, EvidenceItem, sender_hash
 from jikimi.desk.evidence import headers
 from jikimi.settings import Settings, load_settings
+from tests.processes import free_port, serve
 from tests.unit.test_db import Db
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -279,12 +276,6 @@ def test_error_pages_are_kind_and_plain():
 # --- through the desk server ---------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def desk(db, tmp_path):
     """`jikimi serve desk` on a free port, over the `db` database."""
@@ -298,35 +289,8 @@ def desk(db, tmp_path):
         "JIKIMI_PUBLIC_URL": url,
         "RASA_TOKEN": "t",
     }
-    log = tmp_path / "desk.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "jikimi.cli", "serve", "desk"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, log.read_text()[-3000:]
-            try:
-                if requests.get(f"{url}/healthz", timeout=2).ok:
-                    break
-            except requests.RequestException:
-                pass
-            assert time.monotonic() < deadline, log.read_text()[-3000:]
-            time.sleep(0.3)
-        yield url, settings_with(db, JIKIMI_PUBLIC_URL=url), log
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+    with serve("desk", env, tmp_path) as served:
+        yield url, settings_with(db, JIKIMI_PUBLIC_URL=url), served.log
 
 
 def get(url: str) -> requests.Response:

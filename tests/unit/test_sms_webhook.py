@@ -9,23 +9,18 @@ checked: who is routed where, what changes in the database, what is refused."""
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, Iterator, List, Tuple
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from cryptography.fernet import Fernet
 from sqlalchemy import select
 
 from jikimi import handoff, sms
@@ -41,10 +36,10 @@ from jikimi.db import (
     utcnow,
 )
 from jikimi.desk.sms import EMPTY_TWIML
-from jikimi.settings import load_settings
+from jikimi.settings import Settings, load_settings
 from tests.fake_twilio import FakeTwilio
+from tests.processes import ROOT, serve, stack_env, stop, urls
 
-ROOT = Path(__file__).resolve().parents[2]
 COUNSELLOR, SECOND = "+821011112222", "+821033334444"
 TIMEOUT_S = 3
 
@@ -110,12 +105,6 @@ class FakeRasa:
             ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @dataclass
 class Desk:
     url: str
@@ -131,58 +120,26 @@ class Desk:
         return session_scope(self.settings)
 
 
-def start_desk(tmp: Path, env_extra: Dict[str, str]):
+@contextmanager
+def start_desk(tmp: Path, env_extra: Dict[str, str]) -> Iterator[Tuple[str, Settings, Path]]:
+    """`jikimi serve desk` on a free port over a new SQLite database; yields its
+    URL, settings and log, and checks that Ctrl-C stops it."""
     url = f"sqlite:///{tmp / 'jikimi.db'}"
     upgrade(url)
-    port = _free_port()
-    env = {
-        **os.environ,
-        "JIKIMI_DATABASE_URL": url,
-        "JIKIMI_SECRET_KEY": Fernet.generate_key().decode(),
-        "RASA_TOKEN": secrets.token_urlsafe(16),
-        "JIKIMI_DESK_PORT": str(port),
-        "JIKIMI_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "JIKIMI_HANDOFF_TIMEOUT_S": str(TIMEOUT_S),
-        "JIKIMI_SMS_RETRY_S": "1",
+    env = stack_env(
+        tmp,
+        JIKIMI_DATABASE_URL=url,
+        JIKIMI_HANDOFF_TIMEOUT_S=str(TIMEOUT_S),
+        JIKIMI_SMS_RETRY_S="1",
         **env_extra,
-    }
+    )
+    env["JIKIMI_PUBLIC_URL"] = urls(env)["desk"]
     for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM_NUMBER"):
         if name not in env_extra:
             env.pop(name, None)
-    log = tmp / "desk.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "jikimi.cli", "serve", "desk"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    deadline = time.monotonic() + 60
-    while True:
-        if process.poll() is not None:
-            raise AssertionError(f"the desk exited:\n{log.read_text()[-3000:]}")
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).ok:
-                break
-        except requests.RequestException:
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError(f"the desk did not start:\n{log.read_text()[-3000:]}")
-        time.sleep(0.3)
-    settings = load_settings(environ={k: v for k, v in env.items()}, root=ROOT)
-    return process, f"http://127.0.0.1:{port}", settings, log
-
-
-def stop(process) -> None:
-    process.send_signal(signal.SIGINT)
-    try:
-        process.wait(20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-        raise
+    with serve("desk", env, tmp) as desk:
+        yield desk.url, load_settings(environ=env, root=ROOT), desk.log
+        assert stop(desk.process), f"the desk ignored Ctrl-C:\n{desk.output()[-3000:]}"
 
 
 @pytest.fixture(scope="module")
@@ -190,16 +147,15 @@ def desk(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("desk")
     rasa = FakeRasa()
     with FakeTwilio() as twilio:
-        process, url, settings, log = start_desk(
-            tmp, {**twilio.env(), "JIKIMI_RASA_PORT": str(rasa.port)}
-        )
-        with session_scope(settings) as session:
-            add_counsellor(session, "김상담", COUNSELLOR, priority=1)
-            add_counsellor(session, "이상담", SECOND, priority=2)
         try:
-            yield Desk(url, settings, twilio, rasa, log)
+            with start_desk(
+                tmp, {**twilio.env(), "JIKIMI_RASA_PORT": str(rasa.port)}
+            ) as (url, settings, log):
+                with session_scope(settings) as session:
+                    add_counsellor(session, "김상담", COUNSELLOR, priority=1)
+                    add_counsellor(session, "이상담", SECOND, priority=2)
+                yield Desk(url, settings, twilio, rasa, log)
         finally:
-            stop(process)
             rasa.server.shutdown()
             dispose_engines()
 
@@ -207,6 +163,13 @@ def desk(tmp_path_factory):
 def contacts(desk) -> List[str]:
     with desk.session() as session:
         return [c.sender_id for c in session.execute(select(SmsContact)).scalars()]
+
+
+def request(desk, student: str, channel: str = "jikimi_sms", urgent: bool = False) -> str:
+    """A handoff for `student` as the action server asks for one; its code."""
+    return handoff.request_handoff(
+        desk.settings, sender_id=student, channel=channel, urgent=urgent
+    ).code
 
 
 def sender_of(desk, phone: str) -> str:
@@ -308,9 +271,7 @@ def test_pictures_are_not_taken(desk):
 
 def test_a_stranger_texting_a_code_is_just_a_student(desk):
     student = sender_of(desk, new_phone())
-    code = handoff.request_handoff(
-        desk.settings, sender_id=student, channel="jikimi_sms", urgent=False
-    ).code
+    code = request(desk, student)
     stranger = new_phone()
     desk.text(stranger, f"수락 {code}")
     desk.rasa.wait_for(lambda c: c["fields"].get("message") == f"수락 {code}", what="forward")
@@ -322,9 +283,7 @@ def test_a_stranger_texting_a_code_is_just_a_student(desk):
 def test_erase_keyword_forgets_the_student_and_tells_the_counsellor(desk):
     phone = new_phone()
     student = sender_of(desk, phone)
-    code = handoff.request_handoff(
-        desk.settings, sender_id=student, channel="jikimi_sms", urgent=False
-    ).code
+    code = request(desk, student)
     desk.text(COUNSELLOR, f"수락 {code}")
     desk.rasa.wait_for(lambda c: c["path"].endswith(f"{student}/trigger_intent"))
     desk.text(phone, " 삭제 ")
@@ -343,9 +302,7 @@ def test_erase_keyword_forgets_the_student_and_tells_the_counsellor(desk):
 def test_stop_keyword_ends_the_session(desk):
     phone = new_phone()
     student = sender_of(desk, phone)
-    code = handoff.request_handoff(
-        desk.settings, sender_id=student, channel="jikimi_sms", urgent=False
-    ).code
+    code = request(desk, student)
     desk.text(phone, "그만!")
     desk.twilio.wait_for_message(phone, "대화를 끝냈어요")
     desk.twilio.wait_for_message(COUNSELLOR, f"{code} 학생이 요청을 취소했어요")
@@ -360,9 +317,7 @@ def test_stop_keyword_ends_the_session(desk):
 
 def test_accept_relay_and_close_by_sms(desk):
     student = sender_of(desk, new_phone())
-    code = handoff.request_handoff(
-        desk.settings, sender_id=student, channel="jikimi_sms", urgent=True
-    ).code
+    code = request(desk, student, urgent=True)
     offer = desk.twilio.wait_for_message(COUNSELLOR, f"상담 요청 {code}")
     assert "긴급" in offer.body and sms.ucs2_length(offer.body) <= 134
     assert desk.text(COUNSELLOR, f"수락 {code}").status_code == 200
@@ -390,9 +345,7 @@ def test_unknown_code_and_someone_elses_code_are_refused(desk):
     desk.text(COUNSELLOR, "수락 JK-ZZZZZZ")
     desk.twilio.wait_for_message(COUNSELLOR, "JK-ZZZZZZ 요청을 찾지 못했어요")
     student = sender_of(desk, new_phone())
-    code = handoff.request_handoff(
-        desk.settings, sender_id=student, channel="socketio", urgent=False
-    ).code
+    code = request(desk, student, channel="socketio")
     desk.text(SECOND, f"수락 {code}")  # offered to the first counsellor
     desk.twilio.wait_for_message(SECOND, f"{code}는 선생님께 온 요청이 아니에요")
     desk.text(COUNSELLOR, "음 뭐라고 보내야 하죠")
@@ -404,9 +357,7 @@ def test_unknown_code_and_someone_elses_code_are_refused(desk):
 
 def test_decline_and_timeout_escalate_and_then_nobody_is_left(desk):
     student = sender_of(desk, new_phone())
-    code = handoff.request_handoff(
-        desk.settings, sender_id=student, channel="jikimi_sms", urgent=False
-    ).code
+    code = request(desk, student)
     desk.text(COUNSELLOR, f"거절 {code}")
     desk.rasa.wait_for(lambda c: c["path"].endswith(f"{student}/trigger_intent"))
     offer = desk.twilio.wait_for_message(SECOND, "넘겨받음")
@@ -425,9 +376,7 @@ def test_decline_and_timeout_escalate_and_then_nobody_is_left(desk):
 
 def test_a_relay_that_cannot_reach_rasa_is_reported_to_the_counsellor(desk):
     student = sender_of(desk, new_phone())
-    code = handoff.request_handoff(
-        desk.settings, sender_id=student, channel="jikimi_sms", urgent=False
-    ).code
+    code = request(desk, student)
     desk.text(COUNSELLOR, f"수락 {code}")
     desk.rasa.wait_for(lambda c: c["path"].endswith(f"{student}/trigger_intent"))
     desk.rasa.status = 500
@@ -491,15 +440,14 @@ def test_outbox_rows_of_the_gateway_hold_no_plain_numbers(desk):
 
 def test_without_an_auth_token_every_inbound_sms_is_refused(tmp_path):
     rasa = FakeRasa()
-    process, url, settings, log = start_desk(tmp_path, {"JIKIMI_RASA_PORT": str(rasa.port)})
     try:
-        twilio = FakeTwilio()  # not started: used only to sign
-        for token in ("", "anything"):
-            answer = twilio.inbound(url, new_phone(), "안녕", token=token or None)
-            assert answer.status_code == 403
-        assert rasa.calls == []
+        with start_desk(tmp_path, {"JIKIMI_RASA_PORT": str(rasa.port)}) as (url, _, log):
+            twilio = FakeTwilio()  # not started: used only to sign
+            for token in ("", "anything"):
+                answer = twilio.inbound(url, new_phone(), "안녕", token=token or None)
+                assert answer.status_code == 403
+            assert rasa.calls == []
     finally:
-        stop(process)
         rasa.server.shutdown()
         dispose_engines()
     assert "every inbound SMS is refused" in log.read_text()
