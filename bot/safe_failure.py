@@ -112,11 +112,12 @@ class SafeActionEndpoint(EndpointConfig):
         self.type = endpoint.type
         self.timeout_s = timeout_s
         self._session: Optional[aiohttp.ClientSession] = None
+        self._session_loop: Optional[asyncio.AbstractEventLoop] = None
 
     def session(self) -> Any:
         loop = asyncio.get_running_loop()
         session = self._session
-        if session is None or session.closed or session._loop is not loop:
+        if session is None or session.closed or self._session_loop is not loop:
             auth = None
             if self.basic_auth:
                 auth = aiohttp.BasicAuth(self.basic_auth["username"], self.basic_auth["password"])
@@ -125,7 +126,7 @@ class SafeActionEndpoint(EndpointConfig):
                 auth=auth,
                 connector=aiohttp.TCPConnector(keepalive_timeout=KEEPALIVE_S),
             )
-            self._session = session
+            self._session, self._session_loop = session, loop
         return _Borrowed(session)
 
     async def close(self) -> None:
