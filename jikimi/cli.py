@@ -1,7 +1,8 @@
 """The `jikimi` command: run the assistant's processes and operate it.
 
 `jikimi run` is what `make run` starts: the Rasa server, the action server and
-the desk service as children, all stopped together on Ctrl-C. `jikimi serve
+the desk service as children, each restarted when it exits, all stopped
+together on Ctrl-C (jikimi/supervisor.py). `jikimi serve
 NAME` runs one of them alone, as production does.
 """
 
@@ -151,8 +152,9 @@ def serve_desk(settings: Settings) -> None:
 
 
 def run_all(settings: Settings, model: Path) -> int:
-    """Starts the three processes and stops them all when one stops or on Ctrl-C."""
-    from honcho.manager import Manager
+    """Starts the three processes, restarts any that exits (jikimi/supervisor.py),
+    and stops them all on Ctrl-C."""
+    from jikimi.supervisor import ChildSpec, Supervisor
 
     if not model.exists():
         print(
@@ -165,17 +167,17 @@ def run_all(settings: Settings, model: Path) -> int:
     from jikimi.db.migrate import upgrade
 
     upgrade(settings.database_url)
-    manager = Manager()
     env = {**os.environ, **PROCESS_ENV}
     exe = [sys.executable, "-m", "jikimi.cli", "serve"]
-    for name, args in (
-        ("rasa", ["rasa", "--model", str(model)]),
-        ("actions", ["actions"]),
-        ("desk", ["desk"]),
-    ):
-        manager.add_process(name, _shell_join(exe + args), env=env, cwd=str(settings.root))
-    manager.loop()
-    return manager.returncode or 0
+    children = [
+        ChildSpec(name, exe + args, env=env, cwd=str(settings.root))
+        for name, args in (
+            ("rasa", ["rasa", "--model", str(model)]),
+            ("actions", ["actions"]),
+            ("desk", ["desk"]),
+        )
+    ]
+    return Supervisor(children).run()
 
 
 def purge(settings: Settings, days: Optional[int]) -> int:
@@ -202,12 +204,6 @@ def reencrypt(settings: Settings) -> int:
     events = reencrypt_trackers(settings.tracker_store_url, settings.secret_key)
     print(f"Re-encrypted with the first key: {rows} rows, {events} conversation events.")
     return 0
-
-
-def _shell_join(parts: List[str]) -> str:
-    import shlex
-
-    return " ".join(shlex.quote(p) for p in parts)
 
 
 def build_parser() -> argparse.ArgumentParser:
