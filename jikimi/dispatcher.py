@@ -81,8 +81,12 @@ class Dispatcher:
         max_attempts: int = MAX_ATTEMPTS,
         clock: Callable[[], datetime] = utcnow,
         lease_use_s: float = LEASE_USE_S,
+        channel: str = "sms",
     ) -> None:
         self.settings = settings
+        # Which outbox rows this dispatcher claims: "sms" (Twilio) or "kakao"
+        # (Kakao's event API, jikimi/kakao.py), each with its own transport.
+        self.channel = channel
         self.transport = transport if transport is not None else transport_for(settings)
         self.batch = batch
         self.backoff = backoff if backoff is not None else timedelta(seconds=settings.sms_retry_s)
@@ -102,7 +106,7 @@ class Dispatcher:
         with session_scope(self.settings) as session:
             claimed = [
                 _Claimed(m.id, m.recipient, m.body, m.last_error, m.created_at, m.attempts)
-                for m in claim_due(session, self.batch, self.clock())
+                for m in claim_due(session, self.batch, self.clock(), channel=self.channel)
             ]
         result = RoundResult(claimed=len(claimed))
         for index, message in enumerate(claimed):

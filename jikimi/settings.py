@@ -64,6 +64,13 @@ class Settings:
     # host's ports.
     rasa_url_override: Optional[str] = None
     action_url_override: Optional[str] = None
+    # KakaoTalk (bot/kakao_channel.py, jikimi/kakao.py): the secret Open Builder
+    # sends with every skill request (none: every request is refused), and the
+    # event API that reaches students outside a request.
+    kakao_skill_secret: Optional[str] = None
+    kakao_api_base: str = "https://bot-api.kakao.com"
+    kakao_rest_api_key: Optional[str] = None
+    kakao_bot_id: Optional[str] = None
 
     @property
     def var_dir(self) -> Path:
@@ -76,6 +83,11 @@ class Settings:
     @property
     def action_url(self) -> str:
         return self.action_url_override or f"http://{self.host}:{self.action_port}/webhook"
+
+    @property
+    def kakao_enabled(self) -> bool:
+        """True when the event API can be called (KAKAO_REST_API_KEY and KAKAO_BOT_ID)."""
+        return bool(self.kakao_rest_api_key and self.kakao_bot_id)
 
     @property
     def twilio_enabled(self) -> bool:
@@ -224,5 +236,9 @@ def load_settings(
         socketio_channel=get("JIKIMI_SOCKETIO_CHANNEL", "jikimi-socketio"),
         rasa_url_override=get("JIKIMI_RASA_URL") and web_url("JIKIMI_RASA_URL", "").rstrip("/"),
         action_url_override=get("JIKIMI_ACTION_URL") and web_url("JIKIMI_ACTION_URL", ""),
+        kakao_skill_secret=get("JIKIMI_KAKAO_SKILL_SECRET"),
+        kakao_api_base=web_url("KAKAO_API_BASE", "https://bot-api.kakao.com").rstrip("/"),
+        kakao_rest_api_key=get("KAKAO_REST_API_KEY"),
+        kakao_bot_id=get("KAKAO_BOT_ID"),
         **_safety_settings(get, number, root, local_host),
     )

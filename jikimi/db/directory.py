@@ -1,4 +1,5 @@
-"""Who a phone number is: a counsellor on the roster, or an SMS student's conversation.
+"""Who a phone number is: a counsellor on the roster, or an SMS student's
+conversation; and which conversation a KakaoTalk bot user key is.
 
 Numbers are normalised (`normalise_phone`) and looked up by keyed hash, never
 by the number itself: the columns holding numbers are encrypted.
@@ -15,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from jikimi.db.crypto import keyring_for
-from jikimi.db.models import Counsellor, SmsContact
+from jikimi.db.models import Counsellor, KakaoContact, SmsContact
 from jikimi.db.phone import normalise_phone
 
 
@@ -99,3 +100,48 @@ def sms_phone(session: Session, sender_id: str) -> Optional[str]:
     """The number to text for an SMS conversation; None if unknown or erased."""
     contact = session.get(SmsContact, sender_id)
     return None if contact is None else contact.phone
+
+
+def kakao_sender_id(session: Session, user_key: str, now: datetime) -> str:
+    """The Rasa sender id for a KakaoTalk bot user key, created on its first
+    message (as `sms_sender_id`: random, so it says nothing about the key)."""
+    key_hash = keyring_for(session).digest(user_key)
+    existing = session.execute(
+        select(KakaoContact).where(KakaoContact.user_key_hash == key_hash)
+    ).scalar_one_or_none()
+    if existing is not None:
+        existing.last_seen_at = now
+        return existing.sender_id
+    row = dict(
+        sender_id="kakao-" + secrets.token_urlsafe(18),
+        user_key=user_key,
+        user_key_hash=key_hash,
+        created_at=now,
+        last_seen_at=now,
+    )
+    dialect = session.get_bind().dialect.name
+    if dialect in ("postgresql", "sqlite"):
+        module = postgresql if dialect == "postgresql" else sqlite
+        statement = module.insert(KakaoContact).on_conflict_do_nothing(
+            index_elements=["user_key_hash"]
+        )
+    else:
+        statement = insert(KakaoContact)
+    session.execute(statement.values(**row))
+    return session.execute(
+        select(KakaoContact.sender_id).where(KakaoContact.user_key_hash == key_hash)
+    ).scalar_one()
+
+
+def kakao_sender_of(session: Session, user_key: str) -> Optional[str]:
+    """The conversation of a bot user key that has written before, else None."""
+    key_hash = keyring_for(session).digest(user_key)
+    return session.execute(
+        select(KakaoContact.sender_id).where(KakaoContact.user_key_hash == key_hash)
+    ).scalar_one_or_none()
+
+
+def kakao_user_key(session: Session, sender_id: str) -> Optional[str]:
+    """The bot user key of a KakaoTalk conversation; None if unknown or erased."""
+    contact = session.get(KakaoContact, sender_id)
+    return None if contact is None else contact.user_key

@@ -322,6 +322,9 @@ class Handoff(Base):
 
 
 OUTBOX_STATUSES = ("queued", "sending", "sent", "failed")
+# Where a message goes: an SMS through Twilio, or a KakaoTalk user through
+# Kakao's event API (jikimi/kakao.py; the body is then JSON: text and buttons).
+OUTBOX_CHANNELS = ("sms", "kakao")
 
 
 class OutboxMessage(Base):
@@ -350,10 +353,19 @@ class OutboxMessage(Base):
     last_error: Mapped[Optional[str]] = Column(EncryptedText)
     created_at: Mapped[datetime] = Column(UTCDateTime, nullable=False, default=utcnow)
     sent_at: Mapped[Optional[datetime]] = Column(UTCDateTime)
+    channel: Mapped[str] = Column(String(8), nullable=False, default="sms", server_default="sms")
+    # KakaoTalk only: when the text was shown in a skill response. "sent" means
+    # the event API was asked to open the event block, whose skill call then
+    # shows every message not yet delivered (jikimi/kakao.py).
+    delivered_at: Mapped[Optional[datetime]] = Column(UTCDateTime)
 
     @validates("status")
     def _validate_status(self, field: str, value: str) -> str:
         return _check_choice(field, value, OUTBOX_STATUSES)
+
+    @validates("channel")
+    def _validate_channel(self, field: str, value: str) -> str:
+        return _check_choice(field, value, OUTBOX_CHANNELS)
 
 
 class SmsContact(Base):
@@ -370,5 +382,23 @@ class SmsContact(Base):
     sender_id: Mapped[str] = Column(String(40), primary_key=True)
     phone: Mapped[str] = Column(EncryptedText, nullable=False)
     phone_hash: Mapped[str] = Column(String(64), nullable=False, unique=True)
+    created_at: Mapped[datetime] = Column(UTCDateTime, nullable=False, default=utcnow)
+    last_seen_at: Mapped[datetime] = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class KakaoContact(Base):
+    """The opaque id a KakaoTalk user is known by in Rasa, and their bot user key.
+
+    As for SMS numbers: the tracker sees only `sender_id` (random); the bot user
+    key (Open Builder's `botUserKey`, which the event API needs) is encrypted,
+    and `user_key_hash` finds the id again on the next skill request. Deleting
+    the row ("삭제") makes the next message a new conversation.
+    """
+
+    __tablename__ = "kakao_contacts"
+
+    sender_id: Mapped[str] = Column(String(40), primary_key=True)
+    user_key: Mapped[str] = Column(EncryptedText, nullable=False)
+    user_key_hash: Mapped[str] = Column(String(64), nullable=False, unique=True)
     created_at: Mapped[datetime] = Column(UTCDateTime, nullable=False, default=utcnow)
     last_seen_at: Mapped[datetime] = Column(UTCDateTime, nullable=False, default=utcnow)

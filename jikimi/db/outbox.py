@@ -41,14 +41,17 @@ def enqueue(
     body: str,
     now: datetime,
     sender_id: Optional[str] = None,
+    channel: str = "sms",
 ) -> OutboxMessage:
     """Queues an SMS to `recipient` (normalised to E.164), due now.
 
     `sender_id` is the conversation the message concerns (a student's, also
     for a counsellor's notice about them): erasing it erases the message.
+    `channel="kakao"`: `recipient` is a KakaoTalk bot user key (jikimi/kakao.py).
     """
     message = OutboxMessage(
-        recipient=normalise_phone(recipient),
+        recipient=normalise_phone(recipient) if channel == "sms" else recipient,
+        channel=channel,
         body=body,
         sender_hash=None if sender_id is None else sender_hash(session, sender_id),
         status="queued",
@@ -62,9 +65,14 @@ def enqueue(
 
 
 def claim_due(
-    session: Session, limit: int, now: datetime, lease: timedelta = DEFAULT_LEASE
+    session: Session,
+    limit: int,
+    now: datetime,
+    lease: timedelta = DEFAULT_LEASE,
+    channel: str = "sms",
 ) -> List[OutboxMessage]:
-    """Claims up to `limit` due messages, oldest first, for this dispatcher alone.
+    """Claims up to `limit` due messages of `channel`, oldest first, for this
+    dispatcher alone (each channel has its own dispatcher and transport).
 
     PostgreSQL: `SELECT ... FOR UPDATE SKIP LOCKED`, so concurrent dispatchers
     take disjoint rows without waiting for each other. Every database: each
@@ -73,7 +81,11 @@ def claim_due(
     ignores FOR UPDATE, but lets one writer at a time run that UPDATE, and a
     row another dispatcher claimed is no longer due. Commit to publish the claim.
     """
-    due = OutboxMessage.status.in_(("queued", "sending")) & (OutboxMessage.next_attempt_at <= now)
+    due = (
+        OutboxMessage.status.in_(("queued", "sending"))
+        & (OutboxMessage.next_attempt_at <= now)
+        & (OutboxMessage.channel == channel)
+    )
     candidates = (
         session.execute(
             select(OutboxMessage.id)

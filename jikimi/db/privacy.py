@@ -21,6 +21,7 @@ from jikimi.db.models import (
     Case,
     EvidenceItem,
     Handoff,
+    KakaoContact,
     OutboxMessage,
     SmsContact,
 )
@@ -35,7 +36,8 @@ def delete_conversation_data(session: Session, sender_id: str) -> Dict[str, int]
 
     Cases with their evidence, handoffs, every outbox message about the
     conversation (sent ones too: their bodies hold the student's words,
-    relayed to a counsellor), and for SMS the stored phone number. The
+    relayed to a counsellor), and for SMS the stored phone number (for
+    KakaoTalk the bot user key, counted under `sms_contacts`). The
     tracker is Rasa's and the bot's to delete.
     """
     conversation = sender_hash(session, sender_id)
@@ -53,6 +55,10 @@ def delete_conversation_data(session: Session, sender_id: str) -> Dict[str, int]
             session, delete(SmsContact).where(SmsContact.sender_id == sender_id)
         ),
     }
+    # KakaoTalk's bot user key, like an SMS number (counted with them).
+    counts["sms_contacts"] += _delete(
+        session, delete(KakaoContact).where(KakaoContact.sender_id == sender_id)
+    )
     return counts
 
 
@@ -61,7 +67,8 @@ def purge_older_than(session: Session, days: int, now: datetime) -> Dict[str, in
 
     Closed cases (from `closed_at`) with their evidence; handoffs that ended
     (closed, declined, expired, escalated; from their last transition); sent or
-    failed SMS (from creation); SMS numbers not heard from since. Open cases
+    failed SMS (from creation); SMS numbers and KakaoTalk user keys not heard
+    from since. Open cases
     and active handoffs are kept, however old.
     """
     if days < 0:
@@ -90,7 +97,8 @@ def purge_older_than(session: Session, days: int, now: datetime) -> Dict[str, in
         ),
         "sms_contacts": _delete(
             session, delete(SmsContact).where(SmsContact.last_seen_at < cutoff)
-        ),
+        )
+        + _delete(session, delete(KakaoContact).where(KakaoContact.last_seen_at < cutoff)),
     }
 
 
