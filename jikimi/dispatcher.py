@@ -17,23 +17,33 @@ path left that can send twice is a dispatcher dying between Twilio accepting a
 message and `mark_sent`: see jikimi/db/outbox.py.)
 
 `run_forever` is the loop the desk service runs as a background task;
-`jikimi dispatch --once` runs a single round.
+`jikimi dispatch --once` runs a single round. It keeps up to `batch` sends in
+flight, each in a thread of its own, and claims more as slots free up: one send
+hanging until Twilio's timeout holds up only the messages to the same number
+(sent one at a time, in order), not everybody's (a red-team run measured 29.9 s
+behind one hung send when rounds were sequential).
+
+No number is sent more than JIKIMI_SMS_PER_NUMBER_PER_MINUTE messages in a
+minute: a message over the cap is put back, due when the oldest send of that
+minute is a minute old, without counting as an attempt (a burst of 40 SMS from
+one student got 40 back at once).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable, List, Optional
+from typing import Callable, Dict, List, Optional
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from jikimi.db import OutboxMessage, claim_due, mark_failed, mark_sent, session_scope, utcnow
-from jikimi.db.outbox import DEFAULT_LEASE
+from jikimi.db.outbox import DEFAULT_LEASE, defer
 from jikimi.settings import Settings
 from jikimi.sms import TWILIO_TIMEOUT_S, SendError, transport_for
 
@@ -56,6 +66,7 @@ class RoundResult:
     given_up: int = 0
     found_sent: int = 0  # ambiguous earlier, found at the provider: not sent again
     left: int = 0  # claimed but left for a later round (slow sending)
+    deferred: int = 0  # over the per-number cap: put back for later
 
 
 @dataclass(frozen=True)
@@ -66,6 +77,10 @@ class _Claimed:
     last_error: Optional[str]
     created_at: datetime
     attempts: int
+    recipient_hash: Optional[str] = None
+
+
+CAP_WINDOW = timedelta(minutes=1)
 
 
 class Dispatcher:
@@ -103,11 +118,7 @@ class Dispatcher:
         a row whose lease ran out must not find it being sent by us.
         """
         started = time.monotonic()
-        with session_scope(self.settings) as session:
-            claimed = [
-                _Claimed(m.id, m.recipient, m.body, m.last_error, m.created_at, m.attempts)
-                for m in claim_due(session, self.batch, self.clock(), channel=self.channel)
-            ]
+        claimed = self.claim(self.batch)
         result = RoundResult(claimed=len(claimed))
         for index, message in enumerate(claimed):
             if time.monotonic() - started > self.lease_use_s:
@@ -117,7 +128,48 @@ class Dispatcher:
             self._deliver(message, result)
         return result
 
+    def claim(self, limit: int) -> List[_Claimed]:
+        """Claims up to `limit` due messages (one short transaction)."""
+        with session_scope(self.settings) as session:
+            return [
+                _Claimed(
+                    m.id, m.recipient, m.body, m.last_error, m.created_at, m.attempts,
+                    m.recipient_hash,
+                )  # fmt: skip
+                for m in claim_due(session, limit, self.clock(), channel=self.channel)
+            ]
+
+    def _over_cap(self, message: _Claimed) -> Optional[datetime]:
+        """When `message` may go, if its number has had its share this minute."""
+        cap = self.settings.sms_per_number_per_minute
+        if not cap or not message.recipient_hash:
+            return None
+        now = self.clock()
+        with session_scope(self.settings) as session:
+            count, oldest = session.execute(
+                select(func.count(OutboxMessage.id), func.min(OutboxMessage.sent_at)).where(
+                    OutboxMessage.recipient_hash == message.recipient_hash,
+                    OutboxMessage.sent_at > now - CAP_WINDOW,
+                )
+            ).one()
+        if count < cap:
+            return None
+        return (oldest or now) + CAP_WINDOW
+
+    def deliver(self, message: _Claimed) -> RoundResult:
+        """Sends one claimed message and records the outcome."""
+        result = RoundResult(claimed=1)
+        self._deliver(message, result)
+        return result
+
     def _deliver(self, message: _Claimed, result: RoundResult) -> None:
+        until = self._over_cap(message)
+        if until is not None:
+            with session_scope(self.settings) as session:
+                defer(session, message.id, until)
+            result.deferred += 1
+            logger.info("sms %s waits: its number had its share of SMS this minute", message.id)
+            return
         try:
             sid = None
             if message.last_error and message.last_error.startswith(AMBIGUOUS):
@@ -190,28 +242,87 @@ class Dispatcher:
             )
 
 
+class _InFlight:
+    """Sends in flight: at most `slots`, each number's one at a time, in order."""
+
+    def __init__(self, dispatcher: Dispatcher, slots: int) -> None:
+        self.dispatcher = dispatcher
+        self.slots = slots
+        self.pool = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="jikimi-send")
+        self._lock = threading.Lock()
+        self._count = 0
+        self._last: Dict[str, Future] = {}
+
+    def free(self) -> int:
+        with self._lock:
+            return self.slots - self._count
+
+    def submit(self, message: _Claimed) -> None:
+        key = message.recipient_hash or f"id-{message.id}"
+        with self._lock:
+            self._count += 1
+            before = self._last.get(key)
+            future = self.pool.submit(self._run, before, message)
+            self._last[key] = future
+
+        def done(finished: Future) -> None:
+            with self._lock:
+                self._count -= 1
+                if self._last.get(key) is finished:
+                    del self._last[key]
+
+        future.add_done_callback(done)
+
+    def _run(self, before: Optional[Future], message: _Claimed) -> None:
+        if before is not None:
+            try:
+                before.result()
+            except Exception:  # noqa: BLE001 - logged where it happened
+                pass
+        try:
+            self.dispatcher.deliver(message)
+        except Exception:  # noqa: BLE001 - the database: the lease brings it back
+            logger.exception("sms %s: recording the outcome failed", message.id)
+
+    def shutdown(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while self.free() < self.slots and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
 async def run_forever(
     dispatcher: Dispatcher,
     stop: asyncio.Event,
     executor: Optional[Executor] = None,
     interval: float = 0.5,
 ) -> None:
-    """Dispatch rounds until `stop` is set: at once again after a full batch,
-    else after `interval` seconds. A database error is logged and retried."""
+    """Sends until `stop` is set: claims as many due messages as there are free
+    send slots (`dispatcher.batch`), at once again when it filled them, else
+    after `interval` seconds; each send runs in a thread of its own (module doc).
+    A database error is logged and retried."""
     loop = asyncio.get_running_loop()
-    while not stop.is_set():
-        full = False
-        try:
-            result = await loop.run_in_executor(executor, dispatcher.run_once)
-            full = result.claimed >= dispatcher.batch
-        except Exception:  # noqa: BLE001 - keep dispatching once the database is back
-            logger.exception("an outbox round failed")
-        if full:
-            continue
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=interval)
-        except asyncio.TimeoutError:
-            pass
+    flight = _InFlight(dispatcher, dispatcher.batch)
+    try:
+        while not stop.is_set():
+            free = flight.free()
+            claimed: List[_Claimed] = []
+            if free > 0:
+                try:
+                    claimed = await loop.run_in_executor(executor, dispatcher.claim, free)
+                except Exception:  # noqa: BLE001 - keep dispatching once the database is back
+                    logger.exception("claiming outbox messages failed")
+            for message in claimed:
+                flight.submit(message)
+            if claimed and len(claimed) == free:
+                await asyncio.sleep(0)
+                continue
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+            except asyncio.TimeoutError:
+                pass
+    finally:
+        await loop.run_in_executor(None, flight.shutdown, 10.0)
 
 
 def dispatch_until_idle(dispatcher: Dispatcher, max_rounds: int = 1000) -> List[RoundResult]:

@@ -51,6 +51,22 @@ class Settings:
     max_request_bytes: int = 131072
     action_timeout_s: int = 10
     retention_days: int = 90
+    # Floods and faults (README "Safe failure, security and limits"): new
+    # widget conversations per client address, counsellor pages per
+    # conversation, per client address and per counsellor (each per hour),
+    # SMS sent to one number per minute, and how long an open case may see no
+    # activity before it is closed (and later purged with the retention rules).
+    ip_conversations_per_minute: int = 60
+    pages_per_conversation_per_hour: int = 3
+    pages_per_address_per_hour: int = 5
+    pages_per_counsellor_per_hour: int = 12
+    sms_per_number_per_minute: int = 10
+    case_close_days: int = 30
+    # Redis AUTH and TLS for the lock store and the socket.io queue: a password
+    # kept out of the URLs, and the CA bundle a rediss:// server's certificate
+    # is checked against (the system's when unset).
+    redis_password: Optional[str] = None
+    redis_ca_certs: Optional[str] = None
     # SMS (jikimi/dispatcher.py): seconds before a failed SMS is tried again,
     # doubling on each failure (at most an hour).
     sms_retry_s: int = 30
@@ -166,7 +182,21 @@ def _safety_settings(get, number, root: Path, local_host: str) -> dict:
         "max_request_bytes": limit("JIKIMI_MAX_REQUEST_BYTES", 131072),
         "action_timeout_s": action_timeout_s,
         "retention_days": limit("JIKIMI_RETENTION_DAYS", 90),
+        "ip_conversations_per_minute": limit("JIKIMI_IP_CONVERSATIONS_PER_MINUTE", 60),
+        "pages_per_conversation_per_hour": limit("JIKIMI_PAGES_PER_CONVERSATION_PER_HOUR", 3),
+        "pages_per_address_per_hour": limit("JIKIMI_PAGES_PER_ADDRESS_PER_HOUR", 5),
+        "pages_per_counsellor_per_hour": limit("JIKIMI_PAGES_PER_COUNSELLOR_PER_HOUR", 12),
+        "sms_per_number_per_minute": limit("JIKIMI_SMS_PER_NUMBER_PER_MINUTE", 10),
+        "case_close_days": limit("JIKIMI_CASE_CLOSE_DAYS", 30),
+        "redis_password": get("JIKIMI_REDIS_PASSWORD"),
+        "redis_ca_certs": _existing_file(get("JIKIMI_REDIS_CA_CERTS"), "JIKIMI_REDIS_CA_CERTS"),
     }
+
+
+def _existing_file(value: Optional[str], name: str) -> Optional[str]:
+    if value is not None and not Path(value).is_file():
+        raise ValueError(f"{name} must name a readable file, not {value!r}.")
+    return value
 
 
 def _redis_url(value: Optional[str], name: str) -> Optional[str]:

@@ -62,9 +62,11 @@ class Keyring:
     def encrypt(self, plaintext: str) -> str:
         return self._fernet.encrypt(plaintext.encode("utf-8")).decode("ascii")
 
-    def decrypt(self, token: str) -> str:
+    def decrypt(self, token: str, ttl: Optional[int] = None) -> str:
+        """The plaintext; DecryptionError if no key opens it (or, with `ttl`,
+        when it was made more than `ttl` seconds ago)."""
         try:
-            return self._fernet.decrypt(token.encode("ascii")).decode("utf-8")
+            return self._fernet.decrypt(token.encode("ascii"), ttl=ttl).decode("utf-8")
         except InvalidToken:
             raise DecryptionError(
                 "A stored value does not decrypt: is JIKIMI_SECRET_KEY the key it was "

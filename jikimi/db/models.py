@@ -282,6 +282,10 @@ class Handoff(Base):
     # escalation can tell the next counsellor the same: categories only
     # (jikimi.handoff), never the student's words.
     reason: Mapped[Optional[str]] = Column(String(16))
+    # The keyed tag of the client address a widget conversation was started
+    # from (jikimi.sessions), so that pages can be capped per address; NULL for
+    # SMS and other channels. Never the address itself.
+    client_tag: Mapped[Optional[str]] = Column(String(16), index=True)
     age_group: Mapped[Optional[str]] = Column(String(8))
     platform: Mapped[Optional[str]] = Column(String(32))
     counsellor_id: Mapped[Optional[int]] = Column(
@@ -340,12 +344,16 @@ class OutboxMessage(Base):
     __table_args__ = (
         _one_of("status", OUTBOX_STATUSES),
         Index("ix_outbox_messages_status_next_attempt_at", "status", "next_attempt_at"),
+        Index("ix_outbox_messages_recipient_hash_sent_at", "recipient_hash", "sent_at"),
     )
 
     id: Mapped[int] = Column(Integer, primary_key=True)
     recipient: Mapped[str] = Column(EncryptedText, nullable=False)
     body: Mapped[str] = Column(EncryptedText, nullable=False)
     sender_hash: Mapped[Optional[str]] = Column(String(64), index=True)
+    # Keyed hash of the recipient's number: the dispatcher caps what one
+    # number is sent per minute (JIKIMI_SMS_PER_NUMBER_PER_MINUTE).
+    recipient_hash: Mapped[Optional[str]] = Column(String(64))
     status: Mapped[str] = Column(String(8), nullable=False, default="queued")
     attempts: Mapped[int] = Column(Integer, nullable=False, default=0)
     next_attempt_at: Mapped[datetime] = Column(UTCDateTime, nullable=False, default=utcnow)
@@ -402,3 +410,15 @@ class KakaoContact(Base):
     user_key_hash: Mapped[str] = Column(String(64), nullable=False, unique=True)
     created_at: Mapped[datetime] = Column(UTCDateTime, nullable=False, default=utcnow)
     last_seen_at: Mapped[datetime] = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class InboundSms(Base):
+    """Twilio's `MessageSid` of every inbound SMS acted on, so that a webhook
+    Twilio delivers twice (or a journaled one replayed after an outage) is
+    acted on once, whichever desk process gets it. Purged with the SMS
+    retention; nothing else about the message is kept here."""
+
+    __tablename__ = "inbound_sms"
+
+    message_sid: Mapped[str] = Column(String(64), primary_key=True)
+    received_at: Mapped[datetime] = Column(UTCDateTime, nullable=False, default=utcnow)

@@ -25,7 +25,7 @@ from typing import List, Optional
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from jikimi.db.crypto import sender_hash
+from jikimi.db.crypto import keyring_for, sender_hash
 from jikimi.db.models import OutboxMessage
 from jikimi.db.phone import normalise_phone
 
@@ -49,8 +49,10 @@ def enqueue(
     for a counsellor's notice about them): erasing it erases the message.
     `channel="kakao"`: `recipient` is a KakaoTalk bot user key (jikimi/kakao.py).
     """
+    recipient = normalise_phone(recipient) if channel == "sms" else recipient
     message = OutboxMessage(
-        recipient=normalise_phone(recipient) if channel == "sms" else recipient,
+        recipient=recipient,
+        recipient_hash=keyring_for(session).digest(recipient),
         channel=channel,
         body=body,
         sender_hash=None if sender_id is None else sender_hash(session, sender_id),
@@ -129,6 +131,22 @@ def mark_sent(session: Session, message_id: int, provider_id: str, now: datetime
         .where(OutboxMessage.id == message_id, OutboxMessage.status == "sending")
         .values(status="sent", provider_id=provider_id, sent_at=now, last_error=None)
         .execution_options(synchronize_session="fetch")
+    )
+    return result.rowcount == 1
+
+
+def defer(session: Session, message_id: int, until: datetime) -> bool:
+    """Puts a claimed message back, due at `until`, without counting the attempt
+    (the dispatcher's per-number cap). False if the row is not ours any more."""
+    result = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.status == "sending")
+        .values(
+            status="queued",
+            next_attempt_at=until,
+            attempts=OutboxMessage.attempts - 1,
+        )
+        .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1
 

@@ -57,7 +57,9 @@ def clock():
     return Clock()
 
 
-def dispatcher(settings, clock, timeout=5.0, **options):
+def dispatcher(settings, clock, timeout=5.0, per_number_per_minute=0, **options):
+    """A dispatcher on the fake Twilio; no per-number cap unless asked for."""
+    settings = dataclasses.replace(settings, sms_per_number_per_minute=per_number_per_minute)
     return Dispatcher(
         settings,
         TwilioTransport(settings, timeout=timeout),
@@ -217,9 +219,8 @@ def test_concurrent_dispatchers_send_each_message_once(db, settings, fake):
 
     def run():
         try:
-            dispatch_until_idle(
-                Dispatcher(settings, TwilioTransport(settings), batch=3)
-            )
+            uncapped = dataclasses.replace(settings, sms_per_number_per_minute=0)
+            dispatch_until_idle(Dispatcher(uncapped, TwilioTransport(uncapped), batch=3))
         except BaseException as error:  # noqa: BLE001
             errors.append(error)
 
@@ -287,3 +288,52 @@ def test_without_credentials_messages_are_recorded_not_sent(db, clock, capsys):
     assert (record["to"], record["body"], record["sent"]) == (PHONE, "기록만 해요", False)
     assert stat.S_IMODE(os.stat(transport.path).st_mode) == 0o600
     assert rows(db)[1][2] == record["sid"]
+
+
+# --- issue 15: per-number cap, one hung send ----------------------------------------
+
+OTHER = "+821055550002"
+
+
+def test_a_number_gets_at_most_its_share_per_minute_and_the_rest_later(db, settings, clock, fake):
+    ids = queue(db, *[f"답 {i}" for i in range(7)])
+    queue(db, "다른 사람에게", to=OTHER)
+    sender = dispatcher(settings, clock, per_number_per_minute=3)
+    dispatch_until_idle(sender)
+    to_phone = [m.body for m in fake.messages if m.to == PHONE]
+    assert to_phone == ["답 0", "답 1", "답 2"], "the cap, in order"
+    assert [m.body for m in fake.messages if m.to == OTHER] == ["다른 사람에게"]
+    waiting = [rows(db)[i] for i in ids[3:]]
+    assert all(status == "queued" and attempts == 0 for status, attempts, _, _ in waiting)
+    clock.later(1)  # a minute on: the next three
+    dispatch_until_idle(sender)
+    assert len([m for m in fake.messages if m.to == PHONE]) == 6
+    clock.later(1)
+    dispatch_until_idle(sender)
+    assert [m.body for m in fake.messages if m.to == PHONE] == [f"답 {i}" for i in range(7)]
+
+
+async def test_one_hung_send_does_not_hold_up_other_numbers(db, settings, fake):
+    import asyncio
+    import time
+
+    from jikimi.dispatcher import run_forever
+
+    queue(db, "걸리는 문자")
+    fake.hang_next(1, record=False, seconds=4)
+    sender = Dispatcher(
+        dataclasses.replace(settings, sms_per_number_per_minute=0),
+        TwilioTransport(settings, timeout=3),
+        backoff=timedelta(seconds=30),
+    )
+    stop = asyncio.Event()
+    loop_task = asyncio.create_task(run_forever(sender, stop, interval=0.1))
+    await asyncio.sleep(0.5)  # the hung send is in flight
+    started = time.monotonic()
+    queue(db, *[f"다른 번호 {i}" for i in range(3)], to=OTHER)
+    while len([m for m in fake.messages if m.to == OTHER]) < 3:
+        assert time.monotonic() - started < 2.5, "held up behind the hung send"
+        await asyncio.sleep(0.05)
+    stop.set()
+    await asyncio.wait_for(loop_task, 20)
+    assert [m.body for m in fake.messages if m.to == OTHER] == [f"다른 번호 {i}" for i in range(3)]
