@@ -4,6 +4,7 @@ the quiz and parse_answer understand how students actually answer."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -20,10 +21,12 @@ from jikimi.content import Button, Question, Reply
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTENT = ROOT / "content"
-FACTS_KO = ROOT.parent / "shared" / "facts-ko.md"
-NLU_CONTRACT = ROOT.parent / "shared" / "nlu-contract.md"
+# Copies of ../shared/facts-ko.md and nlu-contract.md, so these tests never skip;
+# tests/unit/test_wording.py checks the copies against ../shared while it exists.
+FACTS_KO = ROOT / "tests" / "data" / "facts-ko.md"
+NLU_CONTRACT = ROOT / "tests" / "data" / "nlu-contract.md"
 
-# ../shared/nlu-contract.md (checked against the file below when it is present).
+# tests/data/nlu-contract.md (checked against the file below).
 CONTRACT_INTENTS = {
     "greet", "goodbye", "thank", "affirm", "deny", "bot_challenge", "out_of_scope",
     "ask_what_is_deepfake", "ask_harm", "ask_law", "ask_spot_fake", "ask_prevention",
@@ -35,7 +38,20 @@ LESSON_TOPICS = {
     "ask_what_is_deepfake", "ask_harm", "ask_law", "ask_spot_fake", "ask_prevention",
     "ask_bystander_help", "disclose_involvement",
 }  # fmt: skip
-ALLOWED_PAYLOADS = {f"/{i}" for i in CONTRACT_INTENTS} | {content.MORE_PAYLOAD}
+# Button payloads: contract intents, the form's payload-only start, "더 알려줘", and
+# "근거 보기" (checked by shape in is_allowed_payload).
+ALLOWED_PAYLOADS = (
+    {f"/{i}" for i in CONTRACT_INTENTS} | {"/start_report"} | {content.MORE_PAYLOAD}
+)
+SOURCES_PAYLOAD = re.compile(r'/show_sources\{"source_ids":"[a-z0-9_. ]+"\}')
+
+
+def is_allowed_payload(payload: str) -> bool:
+    return payload in ALLOWED_PAYLOADS or bool(SOURCES_PAYLOAD.fullmatch(payload))
+
+
+ARTICLE = re.compile(r"제\s?\d+조|\d{4}도\d+")
+JARGON = ("유기징역", "반포", "시정요구", "SHA-256")
 HEDGES = ("수 있어요", "보여요", "확인하지 못했어요", "기준", "바뀌었을 수")
 FORBIDDEN = [
     re.compile(r"#1388"),  # the channel is '청소년상담1388'; '#1388' is 2007 notation
@@ -72,8 +88,23 @@ def lesson_text(topic: str, role: str = "student") -> str:
     return "\n".join(r.text for d in depths for r in content.lesson(topic, role, d))
 
 
+def topic_replies() -> list[Reply]:
+    """Every privacy and involved answer, for every role."""
+    return [
+        reply
+        for loader, topics in (
+            (content.privacy, content.privacy_topics()),
+            (content.involved, content.involved_topics()),
+        )
+        for topic in topics
+        for role in content.ROLES
+        for reply in loader(topic, role)
+    ]
+
+
 def all_user_text() -> list[str]:
     replies = [reply for t, r, d in levels() for reply in content.lesson(t, r, d)]
+    replies += topic_replies()
     texts = [reply.text for reply in replies]
     texts += [button.title for reply in replies for button in reply.buttons]
     for q in content.quiz_questions():
@@ -103,24 +134,43 @@ def test_every_lesson_intent_has_a_lesson():
     assert set(content.lesson_topics()) == LESSON_TOPICS
 
 
-@pytest.mark.parametrize("topic,role,depth", levels())
-def test_lesson_level_reads_as_chat(topic, role, depth):
-    replies = content.lesson(topic, role, depth)
+def check_reads_as_chat(replies: list[Reply]) -> None:
+    """Phone-sized bubbles, buttons under the last, "근거 보기" last when there."""
     assert replies and all(isinstance(r, Reply) for r in replies)
+    assert len(replies) <= content.BUBBLES_MAX
     for reply in replies:
-        assert 3 <= sentences(reply.text) <= 6, reply.text
-        assert len(reply.text) <= 600, reply.text
+        assert 1 <= sentences(reply.text) <= 6, reply.text
+        assert len(reply.text) <= content.BUBBLE_MAX, reply.text
         assert "{" not in reply.text and "}" not in reply.text, reply.text
         assert "None" not in reply.text and "  " not in reply.text, reply.text
+        assert "---" not in reply.text, reply.text
     assert all(not reply.buttons for reply in replies[:-1]), "buttons go last"
     buttons = replies[-1].buttons
     assert buttons and all(isinstance(b, Button) for b in buttons)
-    assert len(buttons) <= 4
-    assert {b.payload for b in buttons} <= ALLOWED_PAYLOADS
+    assert all(is_allowed_payload(b.payload) for b in buttons), buttons
     assert len({b.payload for b in buttons}) == len(buttons)
     assert all(0 < len(b.title) <= 20 for b in buttons)
+    topical = [b for b in buttons if b.payload not in (content.MORE_PAYLOAD,)]
+    sources = [b for b in buttons if b.title == content.SOURCES_TITLE]
+    assert len(topical) - len(sources) <= 3 and len(buttons) <= 5
+    if sources:
+        assert buttons[-1] == sources[0]
+        ids = json.loads(sources[0].payload.removeprefix("/show_sources"))["source_ids"]
+        assert set(ids.split()) == set(content.facts_of(replies))
+
+
+@pytest.mark.parametrize("topic,role,depth", levels())
+def test_lesson_level_reads_as_chat(topic, role, depth):
+    replies = content.lesson(topic, role, depth)
+    check_reads_as_chat(replies)
+    buttons = replies[-1].buttons
     has_more = any(b.payload == content.MORE_PAYLOAD for b in buttons)
     assert has_more == (depth + 1 < content.lesson_depths(topic, role))
+    assert any(b.title == content.SOURCES_TITLE for b in buttons), "lessons state facts"
+    if role == "student":
+        for reply in replies:
+            assert not ARTICLE.search(reply.text), reply.text
+            assert not any(word in reply.text for word in JARGON), reply.text
 
 
 def test_lessons_have_a_deeper_level():
@@ -151,11 +201,15 @@ def test_lesson_returns_a_fresh_list():
 def test_law_lesson_covers_what_the_product_requires():
     text = lesson_text("ask_law")
     for needle in (
-        "편집·합성", "반포", "영리 목적", "제14조의3", "제14조의2제4항", "아청법",
-        "학교폭력예방법", "2024.10.16.", "3년 이상의 유기징역", "2024도17801",
-        "더 무겁게 처벌될 수 있어요", "2025.8.1.",
+        "편집·합성", "퍼뜨리", "돈을 벌려고", "협박", "아청법", "학교폭력예방법",
+        "2024.10.16.", "3년 이상의 징역", "대법원", "더 무겁게 처벌될 수 있어요",
+        "2025.8.1.", "원하지 않았는데",
     ):  # fmt: skip
         assert needle in text, needle
+    # Students get the articles and the case number behind "근거 보기"; teachers read them.
+    teacher = lesson_text("ask_law", "teacher")
+    for needle in ("제14조의3", "제14조의2제4항", "2024도17801", "제34조②"):
+        assert needle not in text and needle in teacher, needle
 
 
 def test_bystander_lesson_covers_what_the_product_requires():
@@ -170,12 +224,17 @@ def test_bystander_lesson_covers_what_the_product_requires():
 def test_disclosure_lesson_is_plain_and_points_to_help():
     first = "\n".join(r.text for r in content.lesson("disclose_involvement"))
     for needle in (
-        "범죄", "나오세요", "지우세요", "보내지 마세요",
+        "범죄", "방 이름과 링크", "나오세요", "보내지 마세요", "없던 일로",
         "도움을 구하는 건 옳은", "1388",
     ):  # fmt: skip
         assert needle in first, needle
-    for insult in ("한심", "최악", "쓰레기", "부끄러운 줄"):
-        assert insult not in lesson_text("disclose_involvement")
+    for role in content.ROLES:
+        text = lesson_text("disclose_involvement", role)
+        for insult in ("한심", "최악", "쓰레기", "부끄러운 줄"):
+            assert insult not in text
+        # One line for every role (issue 13 item 5): nothing is deleted or forwarded.
+        assert "잘못이 아니" not in text and "지우세요" not in text, role
+        assert "방 이름과 링크" in text and "보내지 않" in text or "보내지 마" in text, role
 
 
 ADAPTED = ["ask_law", "ask_bystander_help", "disclose_involvement"]
@@ -212,16 +271,25 @@ def test_unadapted_role_falls_back_to_the_student_lesson():
 # --- facts and resources ---------------------------------------------------------
 
 
+def facts_ko_words() -> str:
+    """facts-ko.md as running text: no line breaks or bold marks, for quoted refs."""
+    return " ".join(FACTS_KO.read_text("utf-8").replace("**", "").split())
+
+
 def test_every_fact_has_a_source_and_confidence():
     facts = content._facts()
     assert len(facts) > 30
+    words = facts_ko_words()
     for fact_id, entry in facts.items():
         assert isinstance(entry.get("text"), str) and entry["text"].strip(), fact_id
         source = entry.get("source") or {}
         assert str(source.get("section", "")).startswith("facts-ko.md §"), fact_id
+        assert str(source.get("title", "")).strip(), f"{fact_id}: no title for 근거 보기"
         urls = source.get("urls") or []
         assert all(re.match(r"https?://\S+$", url) for url in urls), fact_id
-        assert urls or source.get("law"), f"{fact_id}: needs a URL or a law reference"
+        refs = source.get("refs") or []
+        assert all(" ".join(ref.split()) in words for ref in refs), f"{fact_id}: {refs}"
+        assert urls or source.get("law") or refs, f"{fact_id}: needs a URL, law or ref"
         assert entry.get("confidence") in ("confirmed", "partly"), fact_id
 
 
@@ -229,8 +297,17 @@ def test_named_fact_fields_appear_in_the_fact_text():
     declared = yaml.safe_load((CONTENT / "facts.yml").read_text("utf-8"))
     for fact_id, entry in declared.items():
         for field, value in entry.items():
-            if field not in ("text", "source", "confidence"):
+            if field not in ("text", "source", "confidence", "article"):
                 assert str(value) in entry["text"], f"{fact_id}.{field}"
+
+
+def test_articles_are_ones_facts_ko_names_and_stay_out_of_fact_texts():
+    """`article` holds the article ("근거 보기", teachers); the text a student reads has none."""
+    facts_ko = FACTS_KO.read_text("utf-8")
+    for fact_id, entry in content._facts().items():
+        assert not ARTICLE.search(entry["text"]), fact_id
+        for article in re.findall(r"제\d+조(?:의\d+)?", entry.get("article", "")):
+            assert article in facts_ko, f"{fact_id}: {article}"
 
 
 def test_partly_facts_and_services_are_worded_cautiously():
@@ -254,7 +331,6 @@ def test_1377_after_the_rename_is_cautious():
     assert "2024년 기준" in entry["short"] and "확인하지 못했어요" in entry["cannot"]
 
 
-@pytest.mark.skipif(not FACTS_KO.exists(), reason="needs ../shared/facts-ko.md")
 def test_every_source_url_is_one_facts_ko_gives():
     facts_ko = FACTS_KO.read_text("utf-8")
     for fact_id, entry in content._facts().items():
@@ -262,7 +338,6 @@ def test_every_source_url_is_one_facts_ko_gives():
             assert url in facts_ko, f"{fact_id}: {url}"
 
 
-@pytest.mark.skipif(not FACTS_KO.exists(), reason="needs ../shared/facts-ko.md")
 def test_every_number_shown_appears_in_facts_ko():
     """Dates, phone numbers and counts are copied from facts-ko.md, not from memory."""
     facts_ko = FACTS_KO.read_text("utf-8")
@@ -324,23 +399,35 @@ def case_view(**changes):
 
 
 PLATFORM_CHOICES = [None, "telegram", "instagram", "facebook", "x", "kakaotalk", "other"]
+# Who is asking, as actions/evidence.py passes it (role, stance) and as older callers did
+# (bystander only).
+WHO = [
+    {"role": role, "stance": stance}
+    for role in content.ROLES
+    for stance in (None, *content.STANCES)
+] + [{"bystander": True}, {"bystander": False}]
 
 TEMPLATE_CONTEXTS = {
     "report_summary.j2": lambda: [
         {"items": [("익명 여부", "건너뜀"), ("링크", "  - https://t.me/room/1")]}
     ],
     "evidence_checklist.j2": lambda: [
-        {"platform": p, "platform_name": "텔레그램" if p else None, "bystander": b}
+        {"platform": p, "platform_name": "텔레그램" if p else None, **who}
         for p in PLATFORM_CHOICES
-        for b in (False, True)
+        for who in WHO
     ],
     "takedown.j2": lambda: [
-        {"platform": p, "platform_name": None} for p in PLATFORM_CHOICES
+        {"platform": p, "platform_name": None, **who} for p in PLATFORM_CHOICES for who in WHO
     ],
     "takedown_request.j2": lambda: [
-        {"case": None, "platform_name": None},
-        {"case": case_view(), "platform_name": "텔레그램"},
-        {"case": case_view(urls=[], when_happened=None, evidence_count=0), "platform_name": None},
+        {"case": case, "platform_name": name, **who}
+        for case, name in (
+            (None, None),
+            (case_view(), "텔레그램"),
+            (case_view(urls=[], when_happened=None, evidence_count=0), None),
+            (case_view(urls=[f"https://t.me/room/{n}" for n in range(9)]), "텔레그램"),
+        )
+        for who in WHO
     ],
     "resources_list.j2": lambda: [{}, {"ids": ["1388", "1366"], "title": "연락할 곳"}],
     "quiz_question.j2": quiz_contexts,
@@ -386,7 +473,7 @@ def test_unknown_ids_and_variables_fail_loudly():
 
 def test_every_id_used_in_content_exists_and_every_fact_is_used():
     sources = content_sources()
-    fact_ids = set(re.findall(r"fact\('([^']+)'", sources))
+    fact_ids = set(re.findall(r"(?:fact|cited)\('([^']+)'", sources))
     quiz_ids = {f for q in content.quiz_questions() for f in q.facts}
     hotline_ids = set(re.findall(r"hotline\('([^']+)'", sources))
     known = set(content._facts())
@@ -412,7 +499,6 @@ def test_forbidden_patterns_catch_what_they_should():
     assert not any(p.search("02-735-8994, 딥페이크") for p in FORBIDDEN)
 
 
-@pytest.mark.skipif(not NLU_CONTRACT.exists(), reason="needs ../shared/nlu-contract.md")
 def test_contract_intents_match_the_contract():
     table = re.findall(r"^\| ([a-z_]+) \|", NLU_CONTRACT.read_text("utf-8"), re.M)
     assert set(table) - {"intent"} == CONTRACT_INTENTS

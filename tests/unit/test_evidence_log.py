@@ -202,7 +202,7 @@ def test_the_page_shows_the_case_and_every_entry(db, entries):
     for needle in (
         content.fact("help.d4u_what_to_bring"),
         content.fact("help.police_no_evidence"),
-        content.fact("help.no_download"),
+        content.fact("guide.keep_what_you_have"),
         content.hotline("1366"),
         content.hotline("d4u"),
         content.hotline("112"),
