@@ -5,7 +5,7 @@ The page talks to the Rasa server's socket.io channel straight from the browser
 (settings.rasa_public_url); the desk only serves files. Every Korean word of the
 widget is in templates/ (page and embed script); hotline numbers come from
 content/resources.yml, and so does the allow-list of link domains, so neither is
-written twice.
+written twice; the desk's own evidence-log links are the one other kind of link.
 
 The page keeps nothing on the device but a random session id in sessionStorage
 (see static/widget.js), and its headers keep the browser from keeping more:
@@ -25,7 +25,7 @@ import jinja2
 from sanic import Blueprint, response
 from sanic.request import Request
 
-from jikimi import content
+from jikimi import content, evidence_log
 from jikimi.settings import Settings
 
 HERE = Path(__file__).resolve().parent
@@ -105,6 +105,9 @@ def widget_config(settings: Settings) -> Dict:
         "rasaUrl": settings.rasa_public_url,
         "exitUrl": settings.quick_exit_url,
         "linkDomains": link_domains(),
+        # The bot's links to a case's printable evidence log (jikimi/evidence_log.py)
+        # are tappable too: this prefix and a token, nothing else on this host.
+        "evidenceBase": settings.public_url + evidence_log.PATH,
         "maxHashBytes": MAX_HASH_BYTES,
     }
 

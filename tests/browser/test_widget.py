@@ -251,6 +251,26 @@ def test_bot_text_is_shown_as_text_with_only_allowed_links(page, widget_stack):
     expect(last).to_contain_text("http://evil.example.com/login")
 
 
+def test_the_evidence_log_link_is_tappable_and_nothing_else_on_the_desk(page, widget_stack):
+    """The bot's link to the printable evidence log (messages.yml evidence_log_link)
+    opens with a tap; other paths on the desk's host stay text."""
+    start_chat(page, widget_stack)
+    base = page.evaluate(
+        "JSON.parse(document.getElementById('jikimi-config').textContent).evidenceBase"
+    )
+    assert base.endswith("/evidence/")
+    link = base + "gAAAAABn_Token-123"
+    other = base.removesuffix("evidence/") + "admin/x"
+    text = f"증거 기록 페이지예요. 24시간 동안 열려요: {link}\n다른 주소: {other}"
+    send_as_bot(widget_stack, session_id(page), {"event": "bot", "text": text})
+    last = page.locator("#log li.bot").last
+    expect(last.locator("a")).to_have_count(1)
+    expect(last.locator("a")).to_have_attribute("href", link)
+    expect(last.locator("a")).to_have_text(link)
+    expect(last.locator("a")).to_have_attribute("rel", "noopener noreferrer")
+    expect(last).to_contain_text(other)
+
+
 def test_counsellor_message_is_marked_as_from_a_person(page, widget_stack):
     start_chat(page, widget_stack)
     words = "안녕하세요, 상담 선생님이에요. <img src=x onerror=window.__pwned=3>"

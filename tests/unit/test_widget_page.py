@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 import yaml
@@ -43,6 +44,26 @@ def test_page_config_and_hotlines_come_from_settings_and_content(settings):
     # Only the page's own files run: no inline script, no inline handler.
     assert not re.search(r"<script(?![^>]*(src=|type=\"application/json\"))", html)
     assert not re.search(r"\son[a-z]+=", html)
+
+
+def test_the_evidence_log_links_of_this_desk_are_the_only_other_links(tmp_path):
+    """widget.js makes config.evidenceBase + token tappable (issue 13 item 8)."""
+    settings = load_settings(
+        environ={"JIKIMI_PUBLIC_URL": "https://desk.example.kr/"}, root=tmp_path
+    )
+    html = render_page(settings)
+    block = re.search(
+        r'<script type="application/json" id="jikimi-config">(.*?)</script>', html, re.S
+    )
+    config = json.loads(block.group(1))
+    assert config["evidenceBase"] == "https://desk.example.kr/evidence/"
+    from jikimi import evidence_log
+
+    link = evidence_log.make_link(settings, "JK-ABC234")
+    assert link.startswith(config["evidenceBase"])
+    assert re.fullmatch(r"[A-Za-z0-9_-]+", link.removeprefix(config["evidenceBase"]))
+    script = (Path(content.CONTENT_DIR).parent / "jikimi/desk/static/widget.js").read_text()
+    assert "config.evidenceBase" in script and "isEvidenceLink(candidate)" in script
 
 
 def test_headers_allow_only_the_rasa_server_to_be_reached(tmp_path):

@@ -11,7 +11,8 @@
  * Safety rules this file keeps:
  *   - bot text only ever reaches the page as text nodes (the page's CSP enforces
  *     Trusted Types, so an innerHTML assignment would throw); links are made only
- *     for the allow-listed domains of content/resources.yml;
+ *     for the allow-listed domains of content/resources.yml and for the desk's
+ *     own evidence-log links (config.evidenceBase + token);
  *   - nothing is written to localStorage, IndexedDB or cookies; the random
  *     session id lives in sessionStorage and is wiped on quick exit;
  *   - a message the student typed is kept in memory until Rasa acknowledges it,
@@ -78,7 +79,22 @@
 
   // --- rendering (text only) -----------------------------------------------
 
-  var LINK = /(?:https?:\/\/)?(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}(?:\/[!#-;=?-~]*)?/gi;
+  // The desk's own evidence-log links (jikimi/evidence_log.py) are links too:
+  // exactly config.evidenceBase followed by a token, matched first because a
+  // local desk's address (http://127.0.0.1:8000/...) has no domain to allow.
+  var TOKEN = /^[A-Za-z0-9_-]+$/;
+  var DOMAIN_LINK = "(?:https?:\\/\\/)?(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\\.)+[a-z]{2,}(?:\\/[!#-;=?-~]*)?";
+  var LINK = new RegExp(
+    (config.evidenceBase
+      ? config.evidenceBase.replace(/[.*+?^${}()|[\]\\\/]/g, "\\$&") + "[A-Za-z0-9_-]+|"
+      : "") + DOMAIN_LINK,
+    "gi"
+  );
+
+  function isEvidenceLink(href) {
+    var base = config.evidenceBase;
+    return !!base && href.indexOf(base) === 0 && TOKEN.test(href.slice(base.length));
+  }
 
   function allowedHost(host) {
     host = host.toLowerCase();
@@ -91,7 +107,8 @@
     var href = /^https?:\/\//i.test(candidate) ? candidate : "https://" + candidate;
     var url;
     try { url = new URL(href); } catch (e) { return null; }
-    if ((url.protocol !== "https:" && url.protocol !== "http:") || !allowedHost(url.hostname)) {
+    var allowed = isEvidenceLink(candidate) || allowedHost(url.hostname);
+    if ((url.protocol !== "https:" && url.protocol !== "http:") || !allowed) {
       return null;
     }
     var a = document.createElement("a");
