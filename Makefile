@@ -7,6 +7,7 @@
 #   make bench-safety  crisis recall / false positives: detector, classifier, both
 #   make bench-handoff  SMS latency through the stack (fake Twilio): median, p95
 #   make bench      load: simulated students at concurrency 1/8/32/64, latency, replies/s
+#   make content-review  every sentence Jikimi can say, with sources, in content-review.md
 
 SHELL := /bin/bash
 VENV := .venv
@@ -20,7 +21,7 @@ TRAIN_INPUTS := bot/config.yml $(shell find bot/domain bot/rules bot/components 
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: setup train run test bench bench-nlu bench-safety bench-handoff lint clean
+.PHONY: setup train run test bench bench-nlu bench-safety bench-handoff content-review lint clean
 
 setup: $(STAMP)
 
@@ -73,6 +74,10 @@ bench-handoff: $(MODEL)
 # BENCH_ARGS passes options, e.g. make bench BENCH_ARGS="--train --profile 3".
 bench: $(MODEL)
 	$(PY) scripts/bench_load.py $(BENCH_ARGS)
+
+# One Markdown file for a school's review and sign-off (README "Reviewing what Jikimi says").
+content-review: $(STAMP)
+	$(PY) scripts/content_review.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check jikimi bot actions tests scripts
