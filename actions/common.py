@@ -1,9 +1,10 @@
-"""What every conversation's actions share: sending content replies, the user's role."""
+"""What every conversation's actions share: sending content replies, who is
+speaking, settings, and running blocking work off the event loop."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
-import re
 from typing import Any, Dict, Iterable, List, Optional, Text
 
 from rasa_sdk import Tracker
@@ -12,35 +13,33 @@ from rasa_sdk.executor import CollectingDispatcher
 from jikimi import content
 from jikimi.settings import Settings, load_settings
 
-# How teachers and parents say who they are ("교사입니다", "저희 아이가"). Checked on
-# each message; the role then stays in the `user_role` slot for the conversation.
-# "상담 선생님" (a counsellor the student wants) must not make the writer a teacher.
-_TEACHER = re.compile(
-    r"(교사|교원|담임|교감|교장|보건\s*선생님|선생님\s*(인데|이에요|입니다|이고|이라서)"
-    r"|학교에서\s*근무|(저|제가)\s*선생님)"
-)
-_PARENT = re.compile(
-    r"(학부모|보호자(인데|입니다|예요|이에요)"
-    r"|(저희|우리|제)\s*(아이|애|딸|아들|자녀|큰애|작은애)"
-    r"|(엄마|아빠|어머니|아버지)\s*(인데|입니다|예요|이에요|이고))"
-)
+
+def role_of(tracker: Tracker) -> Text:
+    """Who is writing: student (default), teacher or parent. The context policy
+    (bot/policies/context.py) sets `user_role` from what they said, before any
+    action of the turn runs, and keeps it for the conversation."""
+    return tracker.get_slot("user_role") or "student"
 
 
-def detect_role(text: Optional[Text]) -> Optional[Text]:
-    """'teacher' or 'parent' when the message says so, else None (keep the slot)."""
-    if not text:
-        return None
-    if _TEACHER.search(text):
-        return "teacher"
-    if _PARENT.search(text):
-        return "parent"
-    return None
+def stance_of(tracker: Tracker) -> Optional[Text]:
+    """victim, bystander or involved (for adults: their student's or child's
+    position), as the context policy understood it; None before anyone said."""
+    return tracker.get_slot("stance")
 
 
-def current_role(tracker: Tracker) -> Text:
-    """The writer's role: said in this message, else remembered, else student."""
-    said = detect_role(tracker.latest_message.get("text"))
-    return said or tracker.get_slot("user_role") or "student"
+def repeated(tracker: Tracker, action_name: Text) -> bool:
+    """Whether the previous bot turn already ran this action (no loops: a
+    second identical long reply helps nobody)."""
+    seen_user = 0
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            seen_user += 1
+            if seen_user == 2:
+                return False
+        elif seen_user == 1 and event.get("event") == "action":
+            if event.get("name") == action_name:
+                return True
+    return False
 
 
 def buttons(items: Iterable[content.Button]) -> List[Dict[Text, Any]]:
@@ -66,6 +65,4 @@ def channel_of(tracker: Tracker) -> Text:
 
 def run_blocking(function, *args: Any, **kwargs: Any):
     """Runs blocking work (the database) off the action server's event loop."""
-    import asyncio
-
     return asyncio.to_thread(function, *args, **kwargs)

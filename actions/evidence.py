@@ -13,34 +13,33 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, Restarted
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import channel_of, run_blocking, send, settings
-from actions.report import _question, evidence_link
-from jikimi import cases, content
+from actions.common import channel_of, role_of, run_blocking, send, settings, stance_of
+from actions.handoff import platform_of
+from actions.report import evidence_link, question
+from jikimi import cases, content, handoff
 
 logger = logging.getLogger(__name__)
 
-_BYSTANDER_TEXT = re.compile(
-    r"친구\s*(의|가|를|)\s*(사진|얼굴|영상|피해)|목격|봤는데|친구가\s*당했"
-)
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 MAX_NAME_CHARS = 200
 
 
-def is_bystander(tracker: Tracker) -> bool:
-    """A friend or witness asking (this message, or a bystander question earlier)."""
-    if _BYSTANDER_TEXT.search(tracker.latest_message.get("text") or ""):
-        return True
-    recent = [e for e in tracker.events if e.get("event") == "user"][-6:]
-    return any(
-        (e.get("parse_data") or {}).get("intent", {}).get("name") == "ask_bystander_help"
-        for e in recent
-    )
+def situation(tracker: Tracker) -> Dict[Text, Any]:
+    """Who is asking, for the templates: role (student, teacher, parent) and
+    stance (victim, bystander, involved or None), kept by the context policy;
+    `bystander` is true for anyone who is not the victim themself."""
+    role, stance = role_of(tracker), stance_of(tracker)
+    return {
+        "role": role,
+        "stance": stance,
+        "bystander": role != "student" or stance == "bystander",
+    }
 
 
 def platform_name(platform: Optional[Text]) -> Optional[Text]:
     if not platform or platform == "other":
         return None
-    return (_question("report_platform").get("shown") or {}).get(platform)
+    return (question("report_platform").get("shown") or {}).get(platform)
 
 
 async def _latest_case(tracker: Tracker) -> Optional[cases.CaseView]:
@@ -61,20 +60,20 @@ class ActionEvidenceHelp(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[EventType]:
         case = await _latest_case(tracker)
-        platform = tracker.get_slot("platform") or (case.platform if case else None)
-        text = content.render(
-            "evidence_checklist.j2",
-            platform=platform,
-            platform_name=platform_name(platform),
-            bystander=is_bystander(tracker),
-        )
-        dispatcher.utter_message(
-            text=text,
-            buttons=[
-                {"title": "삭제 요청하는 법", "payload": "/ask_takedown"},
-                {"title": "신고 기록 남기기", "payload": "/start_report"},
-                {"title": "상담받고 싶어요", "payload": "/request_counsellor"},
-            ],
+        platform = platform_of(tracker, case)
+        send(
+            dispatcher,
+            content.bubbles(
+                "evidence_checklist.j2",
+                [
+                    content.Button("삭제 요청하는 법", "/ask_takedown"),
+                    content.Button("신고 기록 남기기", "/start_report"),
+                    content.Button("상담받고 싶어요", "/request_counsellor"),
+                ],
+                platform=platform,
+                platform_name=platform_name(platform),
+                **situation(tracker),
+            ),
         )
         # A student with a case gets a fresh link to its printable evidence log
         # (the expired-link page sends them here).
@@ -94,18 +93,27 @@ class ActionTakedownHelp(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[EventType]:
         case = await _latest_case(tracker)
-        platform = tracker.get_slot("platform") or (case.platform if case else None)
+        platform = platform_of(tracker, case)
         name = platform_name(platform)
-        dispatcher.utter_message(
-            text=content.render("takedown.j2", platform=platform, platform_name=name)
+        who = situation(tracker)
+        advice = content.bubbles(
+            "takedown.j2", sources=False, platform=platform, platform_name=name, **who
         )
-        dispatcher.utter_message(
-            text=content.render("takedown_request.j2", case=case, platform_name=name),
-            buttons=[
-                {"title": "증거 남기는 법", "payload": "/ask_evidence"},
-                {"title": "상담받고 싶어요", "payload": "/request_counsellor"},
-            ],
+        # "근거 보기" for the advice goes under the request, with the other buttons.
+        buttons = [
+            content.Button("증거 남기는 법", "/ask_evidence"),
+            content.Button("상담받고 싶어요", "/request_counsellor"),
+        ]
+        sources = content.sources_button(content.facts_of(advice))
+        request = content.bubbles(
+            "takedown_request.j2",
+            buttons + ([sources] if sources else []),
+            sources=False,
+            case=case,
+            platform_name=name,
+            **who,
         )
+        send(dispatcher, advice + request)
         return []
 
 
@@ -132,10 +140,11 @@ def parse_evidence(tracker: Tracker) -> Optional[Dict[Text, Any]]:
             captured_at = None
         if captured_at is not None and captured_at.tzinfo is None:
             captured_at = captured_at.replace(tzinfo=timezone.utc)
+        captured_at = cases.plausible_capture_time(captured_at)
     size = _entity(tracker, "size")
     note = None
-    if isinstance(size, (int, float)) and not isinstance(size, bool) and size >= 0:
-        note = f"{int(size)} bytes"
+    if isinstance(size, int) and not isinstance(size, bool) and 0 <= size <= cases.MAX_FILE_BYTES:
+        note = f"{size} bytes"
     return {
         "sha256": sha256.strip().lower(),
         "name": name,
@@ -171,14 +180,12 @@ class ActionAddEvidence(Action):
             return []
         send(
             dispatcher,
-            [
-                content.message(
-                    "evidence_saved",
-                    code=case.code,
-                    count=case.evidence_count,
-                    link=evidence_link(case.code),
-                )
-            ],
+            content.messages(
+                "evidence_saved",
+                code=case.code,
+                count=case.evidence_count,
+                link=evidence_link(case.code),
+            ),
         )
         return []
 
@@ -217,10 +224,5 @@ class ActionDeleteMyData(Action):
 
 def _erase(sender_id: Text) -> Dict[Text, int]:
     # A counsellor who is talking with the student is told it ended first.
-    try:
-        from jikimi import handoff
-
-        handoff.end_handoff_for_sender(settings(), sender_id)
-    except ImportError:
-        pass
+    handoff.end_handoff_for_sender(settings(), sender_id)
     return cases.delete_conversation(settings(), sender_id)

@@ -18,8 +18,8 @@ from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import channel_of, run_blocking, send, settings
-from jikimi import cases, content
+from actions.common import channel_of, role_of, run_blocking, send, settings
+from jikimi import cases, content, handoff, reading
 
 logger = logging.getLogger(__name__)
 
@@ -31,14 +31,8 @@ _END = re.compile(
 )
 
 
-def _handoff():
-    from jikimi import handoff
-
-    return handoff
-
-
 async def _state(sender_id: Text) -> Optional[Text]:
-    return await run_blocking(_handoff().active_handoff_state, settings(), sender_id)
+    return await run_blocking(handoff.active_handoff_state, settings(), sender_id)
 
 
 async def request(tracker: Tracker, urgent: bool, reason: Text):
@@ -47,19 +41,59 @@ async def request(tracker: Tracker, urgent: bool, reason: Text):
         cases.latest_case, settings(), tracker.sender_id
     )
     age_group = None
-    if case is not None and case.minor is not None:
-        age_group = "minor" if case.minor else "adult"
+    minor = case.minor if case is not None else None
+    if minor is None and tracker.get_slot("report_age") in ("minor", "adult"):
+        minor = tracker.get_slot("report_age") == "minor"
+    if minor is not None:
+        age_group = "minor" if minor else "adult"
     return await run_blocking(
-        _handoff().request_handoff,
+        handoff.request_handoff,
         settings(),
         sender_id=tracker.sender_id,
         channel=channel_of(tracker),
         urgent=urgent,
         case_code=case.code if case else None,
         age_group=age_group,
-        platform=tracker.get_slot("platform") or (case.platform if case else None),
+        platform=platform_of(tracker, case),
         reason=reason,
     )
+
+
+def platform_of(tracker: Tracker, case: Optional[cases.CaseView]) -> Optional[Text]:
+    """Where the material is: the saved report's answer, else the report form's
+    answer so far, else a platform the student named. Only a known category."""
+    for value in (
+        case.platform if case else None,
+        tracker.get_slot("report_platform"),
+        tracker.get_slot("platform"),
+    ):
+        if value in reading.PLATFORMS:
+            return value
+    return None
+
+
+class ActionOfferCounsellor(Action):
+    """request_counsellor: offer a counsellor first, saying honestly what it
+    means (who reads what, that a name or a school may start a report), and
+    ask; only a yes pages anyone (the context policy reads the answer)."""
+
+    def name(self) -> Text:
+        return "action_offer_counsellor"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
+        try:
+            state = await _state(tracker.sender_id)
+        except Exception:  # noqa: BLE001 - the offer itself still helps
+            logger.exception("reading the handoff state failed")
+            state = None
+        if state is not None:
+            name = "handoff_connected" if state == "accepted" else "handoff_waiting"
+            send(dispatcher, [content.message(name)])
+            return []
+        send(dispatcher, [content.message("counsellor_offer", role=role_of(tracker))])
+        return []
 
 
 def _minutes(seconds: int) -> int:
@@ -76,8 +110,10 @@ class ActionRequestCounsellor(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[EventType]:
+        role = role_of(tracker)
+        reason = role if role in ("parent", "teacher") else "request"
         try:
-            result = await request(tracker, urgent=False, reason="request")
+            result = await request(tracker, urgent=False, reason=reason)
         except Exception:  # noqa: BLE001 - never claim a request that was not made
             logger.exception("requesting a handoff failed")
             send(dispatcher, [content.message("handoff_failed")])
@@ -105,22 +141,25 @@ class ActionCrisisHandoff(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[EventType]:
-        # Only the detector's verdict pages a counsellor: the classifier alone
-        # also calls some harmless text crisis (README, bench-safety), and its
-        # crisis reply with the hotlines has already been given either way.
+        # Only the detector's verdict, or a yes to the gentle check, pages a
+        # counsellor: the classifier alone also calls some harmless text
+        # crisis (README, bench-safety), and the crisis reply with the
+        # hotlines has already been given either way.
         danger = [
             e.get("value")
             for e in tracker.latest_message.get("entities") or []
             if e.get("entity") == "danger"
         ]
-        if not danger:
+        confirmed = bool(tracker.get_slot("crisis_confirmed"))
+        if not danger and not confirmed:
             return []
-        reason = "threat" if "threat" in danger else "crisis"
+        reason = next((kind for kind in ("medical", "threat") if kind in danger), "crisis")
+        events: List[EventType] = [SlotSet("crisis_confirmed", None)] if confirmed else []
         try:
             result = await request(tracker, urgent=True, reason=reason)
         except Exception:  # noqa: BLE001 - the crisis reply has already been given
             logger.exception("requesting an urgent handoff failed")
-            return []
+            return events
         if result.already_active:
             if result.state != "accepted":
                 send(dispatcher, [content.message("crisis_handoff_waiting")])
@@ -128,7 +167,34 @@ class ActionCrisisHandoff(Action):
             send(dispatcher, [content.message("crisis_handoff_requested")])
         else:
             send(dispatcher, [content.message("crisis_handoff_nobody")])
-        return []
+        return events
+
+
+class ActionCrisisUpdate(Action):
+    """After the answer to "are you safe?": the counsellor already paged is told
+    what the student answered, in categories only (jikimi.handoff.CRISIS_NOTES);
+    the student's words never go. Silent to the student."""
+
+    def name(self) -> Text:
+        return "action_crisis_update"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
+        status = tracker.get_slot("crisis_status")
+        if status not in handoff.CRISIS_NOTES:
+            return []
+        try:
+            await run_blocking(
+                handoff.crisis_update,
+                settings(),
+                tracker.sender_id,
+                status,
+                tracker.get_slot("crisis_place"),
+            )
+        except Exception:  # noqa: BLE001 - the student's reply has already been given
+            logger.exception("telling the counsellor the crisis answer failed")
+        return [SlotSet("crisis_status", None), SlotSet("crisis_place", None)]
 
 
 class ActionHandoffAccepted(Action):
@@ -219,7 +285,7 @@ async def _forward(tracker: Tracker, dispatcher: CollectingDispatcher, urgent: b
         text = f"(위기 신호) {text}"
     try:
         return await run_blocking(
-            _handoff().forward_student_message, settings(), tracker.sender_id, text
+            handoff.forward_student_message, settings(), tracker.sender_id, text
         )
     except Exception:  # noqa: BLE001 - say it did not go through
         logger.exception("forwarding to the counsellor failed")
@@ -243,9 +309,7 @@ class ValidateHandoffForm(FormValidationAction):
         text = value if isinstance(value, str) else ""
         if _END.match(text):
             try:
-                await run_blocking(
-                    _handoff().end_handoff_for_sender, settings(), tracker.sender_id
-                )
+                await run_blocking(handoff.end_handoff_for_sender, settings(), tracker.sender_id)
             except Exception:  # noqa: BLE001
                 logger.exception("ending the handoff failed")
             return {"handoff_message": BY_STUDENT}

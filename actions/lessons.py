@@ -8,12 +8,24 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import current_role, send
-from jikimi import content
+from actions.common import repeated, role_of, send
+from jikimi import content, reading
+
+# A teacher or parent telling that their student or child is the victim (the
+# context policy routes it here) gets the adults' version of helping a victim.
+ADULT_TOPIC = {"report_incident": "ask_bystander_help"}
+
+
+def _topic(tracker: Tracker, role: Text) -> Text:
+    topic = tracker.get_intent_of_latest_message()
+    if role in ("teacher", "parent"):
+        topic = ADULT_TOPIC.get(topic, topic)
+    return topic
 
 
 class ActionLesson(Action):
-    """First level of the lesson for the intent the user just expressed."""
+    """First level of the lesson for the intent the user just expressed; the
+    same question right after its answer gets the next level instead."""
 
     def name(self) -> Text:
         return "action_lesson"
@@ -21,17 +33,20 @@ class ActionLesson(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[EventType]:
-        topic = tracker.get_intent_of_latest_message()
+        role = role_of(tracker)
+        topic = _topic(tracker, role)
         if topic not in content.lesson_topics():
             # A rule sent an intent here that has no lesson: offer the topics.
             return [FollowupAction("action_clarify")]
-        role = current_role(tracker)
+        if topic == tracker.get_slot("lesson_topic") and _lesson_just_given(tracker):
+            return [FollowupAction("action_lesson_more")]
         send(dispatcher, content.lesson(topic, role, 0))
-        return [
-            SlotSet("lesson_topic", topic),
-            SlotSet("lesson_depth", 0),
-            SlotSet("user_role", role),
-        ]
+        return [SlotSet("lesson_topic", topic), SlotSet("lesson_depth", 0)]
+
+
+def _lesson_just_given(tracker: Tracker) -> bool:
+    """The previous bot turn was a lesson (the same question asked again)."""
+    return repeated(tracker, "action_lesson") or repeated(tracker, "action_lesson_more")
 
 
 class ActionLessonMore(Action):
@@ -47,10 +62,31 @@ class ActionLessonMore(Action):
         if topic not in content.lesson_topics():
             dispatcher.utter_message(response="utter_affirm")
             return []
-        role = current_role(tracker)
+        role = role_of(tracker)
         depth = int(tracker.get_slot("lesson_depth") or 0) + 1
         if depth >= content.lesson_depths(topic, role):
             send(dispatcher, [content.message("lesson_end")])
             return [SlotSet("lesson_depth", depth - 1)]
         send(dispatcher, content.lesson(topic, role, depth))
-        return [SlotSet("lesson_depth", depth), SlotSet("user_role", role)]
+        return [SlotSet("lesson_depth", depth)]
+
+
+class ActionInvolvedAnswer(Action):
+    """The one who made, shared, bought or watched asks what now: each question
+    (자수, 사과, 지우면 되나, 경찰이 오나, 어떡해, ...) gets its own direct answer
+    (content/involved.yml), never "it is not your fault" and never the same
+    lesson again."""
+
+    def name(self) -> Text:
+        return "action_involved_answer"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
+        text = tracker.latest_message.get("text")
+        topic = reading.involved_topic(text)
+        intent = tracker.get_intent_of_latest_message()
+        if topic is None:
+            topic = "worried" if intent == "express_distress" else "what_now"
+        send(dispatcher, content.involved(topic, role_of(tracker)))
+        return [SlotSet("lesson_topic", "disclose_involvement")]

@@ -21,7 +21,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import send
-from jikimi import content
+from actions.sources import asked_for_sources, source_ids
+from jikimi import content, reading
 
 QUESTIONS_PER_QUIZ = 5
 DONE, STOPPED = "done", "stopped"
@@ -31,10 +32,12 @@ DONE, STOPPED = "done", "stopped"
 # always counts as an answer first.
 HELP_INTENTS = {
     "report_incident": "utter_report_incident",
-    "request_counsellor": "action_request_counsellor",
+    "request_counsellor": "action_offer_counsellor",
     "express_distress": "utter_distress",
     "ask_bystander_help": "action_lesson",
     "disclose_involvement": "action_lesson",
+    "ask_privacy": "action_privacy",
+    "delete_my_data": "utter_delete_confirm",
 }
 HELP_CONFIDENCE = 0.6
 
@@ -97,9 +100,7 @@ class ActionAskQuizAnswer(Action):
             return []
         ids = tracker.get_slot("quiz_ids") or []
         number = int(tracker.get_slot("quiz_index") or 0) + 1
-        text = content.render(
-            "quiz_question.j2", question=question, number=number, total=len(ids)
-        )
+        text = content.render("quiz_question.j2", question=question, number=number, total=len(ids))
         dispatcher.utter_message(text=text, buttons=_answer_buttons(question))
         return []
 
@@ -120,10 +121,18 @@ class ValidateQuizForm(FormValidationAction):
         question = _current(tracker)
         if question is None:  # nothing left to ask (e.g. slots were reset)
             return {"quiz_answer": DONE}
+        if asked_for_sources(tracker):
+            # "근거 보기" under the last explanation: the sources, then the
+            # same question again (the form asks it when the slot stays empty).
+            send(dispatcher, content.source_notes(source_ids(tracker)))
+            return {"quiz_answer": None}
         text = value if isinstance(value, str) else ""
         given = content.parse_answer(question, text)
         if given is None:
             intent = tracker.latest_message.get("intent") or {}
+            if reading.victim_cue(text):
+                # "사실 내 사진도 합성됐어": a victim speaking up, whatever the label.
+                return {"quiz_answer": "report_incident"}
             if (
                 intent.get("name") in HELP_INTENTS
                 and (intent.get("confidence") or 0) >= HELP_CONFIDENCE
@@ -135,9 +144,7 @@ class ValidateQuizForm(FormValidationAction):
             return {"quiz_answer": None}
 
         correct = given == question.answer
-        dispatcher.utter_message(
-            text=content.render("quiz_feedback.j2", question=question, given=given)
-        )
+        send(dispatcher, content.quiz_feedback(question, given))
         index = int(tracker.get_slot("quiz_index") or 0) + 1
         score = int(tracker.get_slot("quiz_score") or 0) + int(correct)
         finished = index >= len(tracker.get_slot("quiz_ids") or [])

@@ -2,13 +2,15 @@
 resumable, then a summary to confirm or correct, then the case is saved and
 its code given.
 
-Questions, buttons and the words that answer them are in content/report.yml.
-Every form slot is filled from the text the student typed or tapped; the
-validators below turn it into a value ("yes", "minor", "telegram", ...) or
-SKIP. A crisis message never fills a slot (domain: not_intent crisis), so the
-crisis rule answers it first. "그만할래" sets `report_stopped` and the form
-ends without saving; the answers stay in the conversation, so starting the
-form again resumes at the first unanswered question.
+Questions, buttons and the words that answer them are in content/report.yml;
+how an answer is read is jikimi/reading.py. Every form slot is filled only
+from the text typed or tapped while its own question was asked; the
+validators below turn it into a value ("minor", "telegram", ...) or SKIP, or
+see that it was a question or an aside and ask again. A crisis never reaches
+the form: the context policy pauses it (bot/policies/context.py) and offers to
+go on afterwards. "그만할래" sets `report_stopped` and the form ends without
+saving; the answers stay in the conversation, so starting the form again
+resumes at the first unanswered question.
 """
 
 from __future__ import annotations
@@ -17,22 +19,20 @@ import functools
 import logging
 import re
 from typing import Any, Dict, List, Optional, Text
-from urllib.parse import urlsplit
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import EventType, FollowupAction, SlotSet
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import channel_of, run_blocking, settings
-from jikimi import cases, content
+from actions.common import channel_of, role_of, run_blocking, send, settings
+from jikimi import cases, content, reading
 
 logger = logging.getLogger(__name__)
 
 FORM = "report_form"
 SKIP = "skip"
 QUESTION_SLOTS = (
-    "report_anonymous",
     "report_age",
     "report_platform",
     "report_when",
@@ -43,16 +43,13 @@ QUESTION_SLOTS = (
 )
 FORM_SLOTS = QUESTION_SLOTS + ("report_confirm",)
 MAX_LINKS = 20
-MAX_LINK_CHARS = 500
-# Control words ("그만", "몰라") count only in a short message: in a long
-# description they are part of the story.
-SHORT = 12
-COUNSELLOR_CONFIDENCE = 0.8
-PLATFORMS = (
-    "telegram", "instagram", "kakaotalk", "discord", "x", "tiktok",
-    "youtube", "facebook", "line", "naver", "other",
-)  # fmt: skip
-_URL = re.compile(r"(?:https?://|www\.|t\.me/)[^\s<>\"']+", re.I)
+PLATFORMS = reading.PLATFORMS
+# A question typed during the form, when the classifier agrees it is one.
+QUESTION_INTENTS = {
+    "ask_privacy", "ask_law", "ask_what_is_deepfake", "ask_harm", "ask_spot_fake",
+    "ask_prevention", "ask_evidence", "ask_takedown", "bot_challenge",
+}  # fmt: skip
+ASIDE_INTENTS = {"express_distress"}
 
 
 @functools.cache
@@ -60,67 +57,25 @@ def _form_content() -> Dict[Text, Any]:
     return content._read_yaml("report.yml")
 
 
-def _question(slot: Text) -> Dict[Text, Any]:
+def question(slot: Text) -> Dict[Text, Any]:
     return _form_content()["questions"][slot]
 
 
-def _squash(text: Text) -> Text:
-    return re.sub(r"\s+", "", text or "").lower()
-
+# Words a time answer holds ("어제 밤", "3일 전쯤", "9월 말", "방금").
+_TIME_WORDS = re.compile(
+    r"([0-9]|어제|오늘|그제|그저께|엊그제|방금|아까|지난|저번|이번|최근|요즘|밤|새벽|아침|저녁|낮|오후|오전|"
+    r"주|월|일|년|전|쯤|때|학기|방학|주말|금요일|월요일|화요일|수요일|목요일|토요일|일요일|몰라|모르|"
+    r"기억안|기억이안|기억못)"
+)
 
 # "Not right" at the summary, without naming what: ask which answer to fix.
 _NOT_RIGHT = ["아니", "아뇨", "ㄴㄴ", "안맞", "고칠", "고쳐", "수정", "바꿀", "바꿔", "틀"]
-_TRAILING = re.compile(r"[.!?~,ㅎㅋㅠㅜ^]+$")
-
-
-def _has_word(text: Text, words: List[Text]) -> bool:
-    """Whether a word occurs in the answer; "=word" must be the whole answer."""
-    squashed = _squash(text)
-    whole = _TRAILING.sub("", squashed)
-    return any(
-        whole == _squash(word[1:]) if word.startswith("=") else _squash(word) in squashed
-        for word in words
-    )
-
-
-def _is_short(text: Text) -> bool:
-    return len(_squash(text)) <= SHORT
-
-
-def wants_stop(text: Text) -> bool:
-    return _is_short(text) and _has_word(text, _form_content()["stop_words"])
-
-
-def wants_skip(text: Text) -> bool:
-    return _is_short(text) and _has_word(text, _form_content()["skip_words"])
-
-
-def answer_value(slot: Text, text: Text) -> Optional[Text]:
-    """The stored value the answer means for a multiple-choice question, if any."""
-    for value, words in (_question(slot).get("answers") or {}).items():
-        if _has_word(text, words):
-            return str(value)
-    return None
 
 
 def _is_stored_value(slot: Text, value: Any) -> bool:
     """An answer already turned into a value: a resumed form validates the
     answers it already has again, with their stored values."""
-    return value == SKIP or value in (_question(slot).get("answers") or {})
-
-
-def extract_links(text: Text) -> List[Text]:
-    """Web links in the text, cleaned of trailing punctuation; others ignored."""
-    links = []
-    for match in _URL.findall(text or ""):
-        link = match.rstrip(".,;:!?)]}'\"")
-        if not link.lower().startswith(("http://", "https://")):
-            link = "https://" + link
-        parts = urlsplit(link)
-        if parts.scheme in ("http", "https") and "." in (parts.hostname or ""):
-            if len(link) <= MAX_LINK_CHARS:
-                links.append(link)
-    return links
+    return value == SKIP or value in (question(slot).get("answers") or {})
 
 
 def shown_value(slot: Text, value: Any, tracker_links: Optional[List[Text]] = None) -> Text:
@@ -130,7 +85,7 @@ def shown_value(slot: Text, value: Any, tracker_links: Optional[List[Text]] = No
         return "\n".join(f"  - {link}" for link in links) if links else _form_content()["skipped"]
     if value in (None, SKIP):
         return _form_content()["skipped"]
-    shown = _question(slot).get("shown") or {}
+    shown = question(slot).get("shown") or {}
     return str(shown.get(value, value))
 
 
@@ -147,7 +102,7 @@ def report_from_slots(slots: Dict[Text, Any]) -> cases.Report:
 
     age = value("report_age")
     return cases.Report(
-        anonymous=yes_no("report_anonymous"),
+        anonymous=None,
         minor=None if age is None else age == "minor",
         platform=value("report_platform"),
         when_happened=value("report_when"),
@@ -159,7 +114,11 @@ def report_from_slots(slots: Dict[Text, Any]) -> cases.Report:
 
 
 class ValidateReportForm(FormValidationAction):
-    """Turns each answer into a value, or stops, skips, or asks again."""
+    """Reads each message against the question the form asked: an answer fills
+    that question's slot; a stop ends the form without saving; a question is
+    answered and the same question asked again; an aside gets a kind word and
+    the question again. (A crisis, or a clear request to leave, never gets
+    here: the context policy pauses the form first.)"""
 
     def name(self) -> Text:
         return "validate_report_form"
@@ -176,17 +135,28 @@ class ValidateReportForm(FormValidationAction):
             return []
         return domain_slots
 
-    def _control(self, slot: Text, text: Text, tracker: Tracker) -> Optional[Dict[Text, Any]]:
-        """Stop, or hand over to a counsellor; None when the text is an answer."""
-        if wants_stop(text):
+    def _not_an_answer(
+        self, slot: Text, text: Text, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> Optional[Dict[Text, Any]]:
+        """A stop, a question or an aside, handled; None when the text is an answer."""
+        if reading.wants_stop(text):
             return {slot: None, "report_stopped": "stopped"}
-        intent = tracker.latest_message.get("intent") or {}
-        if (
-            intent.get("name") == "request_counsellor"
-            and (intent.get("confidence") or 0) >= COUNSELLOR_CONFIDENCE
-            and answer_value(slot, text) is None
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        if reading.is_question(text) and (
+            intent in QUESTION_INTENTS or reading.privacy_topic(text) != "general"
         ):
-            return {slot: None, "report_stopped": "counsellor"}
+            answer_question(dispatcher, tracker, intent, text)
+            return {slot: None, "form_aside": "question"}
+        return None
+
+    def _aside(
+        self, slot: Text, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> Optional[Dict[Text, Any]]:
+        """Distress instead of a choice: a kind word, then the question again."""
+        intent = tracker.latest_message.get("intent") or {}
+        if intent.get("name") in ASIDE_INTENTS and (intent.get("confidence") or 0) >= 0.5:
+            send(dispatcher, [content.message("report_aside")])
+            return {slot: None, "form_aside": "aside"}
         return None
 
     def _choice(
@@ -195,14 +165,14 @@ class ValidateReportForm(FormValidationAction):
         if _is_stored_value(slot, value):
             return {slot: value}
         text = value if isinstance(value, str) else ""
-        control = self._control(slot, text, tracker)
-        if control:
-            return control
-        answer = answer_value(slot, text)
+        answer = reading.report_choice(slot, text)
         if answer is not None:
             return {slot: answer}
-        if wants_skip(text):
-            return {slot: SKIP}
+        handled = self._not_an_answer(slot, text, dispatcher, tracker) or self._aside(
+            slot, dispatcher, tracker
+        )
+        if handled:
+            return handled
         send_unclear(dispatcher)
         return {slot: None}
 
@@ -210,15 +180,14 @@ class ValidateReportForm(FormValidationAction):
         self, slot: Text, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> Dict[Text, Any]:
         text = (value if isinstance(value, str) else "").strip()
-        control = self._control(slot, text, tracker)
-        if control:
-            return control
-        if not text or wants_skip(text):
+        if text == SKIP:
+            return {slot: SKIP}
+        handled = self._not_an_answer(slot, text, dispatcher, tracker)
+        if handled:
+            return handled
+        if not text or reading.wants_skip(text):
             return {slot: SKIP}
         return {slot: text}
-
-    async def validate_report_anonymous(self, value, dispatcher, tracker, domain):
-        return self._choice("report_anonymous", value, dispatcher, tracker)
 
     async def validate_report_age(self, value, dispatcher, tracker, domain):
         return self._choice("report_age", value, dispatcher, tracker)
@@ -230,6 +199,12 @@ class ValidateReportForm(FormValidationAction):
         return self._choice("report_relation", value, dispatcher, tracker)
 
     async def validate_report_when(self, value, dispatcher, tracker, domain):
+        text = value if isinstance(value, str) else ""
+        # "무서워 기억하기도 싫어" is no date: a kind word, then the question again.
+        if text != SKIP and not _TIME_WORDS.search(reading.squash(text)):
+            aside = self._aside("report_when", dispatcher, tracker)
+            if aside:
+                return aside
         return self._free_text("report_when", value, dispatcher, tracker)
 
     async def validate_report_description(self, value, dispatcher, tracker, domain):
@@ -239,14 +214,19 @@ class ValidateReportForm(FormValidationAction):
         if value in PLATFORMS or value == SKIP:
             return {"report_platform": value}
         text = value if isinstance(value, str) else ""
-        control = self._control("report_platform", text, tracker)
-        if control:
-            return control
+        # Only the answer to this question names the platform: an entity found
+        # in this very message, else the words of the answer buttons.
         for entity in tracker.latest_message.get("entities") or []:
             if entity.get("entity") == "platform" and entity.get("value") in PLATFORMS:
                 return {"report_platform": entity["value"]}
-        if wants_skip(text):
-            return {"report_platform": SKIP}
+        choice = reading.report_choice("report_platform", text)
+        if choice is not None:
+            return {"report_platform": choice}
+        handled = self._not_an_answer("report_platform", text, dispatcher, tracker) or (
+            self._aside("report_platform", dispatcher, tracker)
+        )
+        if handled:
+            return handled
         # A place we have no name for is still an answer.
         return {"report_platform": "other"}
 
@@ -254,41 +234,62 @@ class ValidateReportForm(FormValidationAction):
         if value == "done":
             return {"report_link": value}
         text = value if isinstance(value, str) else ""
-        control = self._control("report_link", text, tracker)
-        if control:
-            return control
         links = list(tracker.get_slot("report_links") or [])
-        found = extract_links(text)
+        found = reading.extract_links(text)
         if found:
             for link in found:
                 if link not in links and len(links) < MAX_LINKS:
                     links.append(link)
             done = len(links) >= MAX_LINKS
             return {"report_links": links, "report_link": "done" if done else None}
-        if _is_short(text) and (
-            _has_word(text, _form_content()["done_words"]) or wants_skip(text)
-        ):
+        if reading.report_done(text):
             return {"report_link": "done"}
-        dispatcher.utter_message(text=_tidy(_question("report_link")["not_a_link"]))
+        handled = self._not_an_answer("report_link", text, dispatcher, tracker)
+        if handled:
+            return handled
+        dispatcher.utter_message(text=_tidy(question("report_link")["not_a_link"]))
         return {"report_link": None}
 
     async def validate_report_confirm(self, value, dispatcher, tracker, domain):
         text = value if isinstance(value, str) else ""
-        if wants_stop(text):
+        if reading.wants_stop(text):
             return {"report_confirm": None, "report_stopped": "stopped"}
+        if reading.is_question(text):
+            # "저장하면 경찰한테 넘어가요?" asks before saving: answer, save nothing.
+            handled = self._not_an_answer("report_confirm", text, dispatcher, tracker)
+            if handled:
+                return handled
         for slot in QUESTION_SLOTS:
-            if _has_word(text, _question(slot)["fix"]):
+            if reading.has_word(text, question(slot)["fix"]):
                 changes: Dict[Text, Any] = {
                     slot: None, "report_confirm": None, "report_fixing": False,
                 }  # fmt: skip
                 if slot == "report_link":
                     changes["report_links"] = []
                 return changes
-        if _has_word(text, _NOT_RIGHT):
+        if reading.has_word(text, _NOT_RIGHT):
             return {"report_confirm": None, "report_fixing": True}
-        if answer_value("report_confirm", text) == "yes":
+        saves = reading.has_word(text, question("report_confirm")["answers"]["yes"])
+        if saves or reading.yes_no(text, verbs=("저장",)) == reading.YES:
             return {"report_confirm": "yes", "report_fixing": False}
-        return {"report_confirm": None}
+        handled = self._not_an_answer("report_confirm", text, dispatcher, tracker)
+        return handled or {"report_confirm": None}
+
+
+def answer_question(
+    dispatcher: CollectingDispatcher, tracker: Tracker, intent: Optional[Text], text: Text
+) -> None:
+    """Answers a question typed in the middle of a form, briefly: privacy at once
+    (it decides whether the student goes on), a lesson's first turn, or later."""
+    role = role_of(tracker)
+    topic = reading.privacy_topic(text)
+    if intent == "ask_privacy" or topic != "general":
+        send(dispatcher, content.privacy(topic, role))
+    elif intent in content.lesson_topics():
+        first = content.lesson(intent, role, 0)[0]
+        send(dispatcher, [content.Reply(first.text)])
+    else:
+        send(dispatcher, [content.message("report_question_later")])
 
 
 def _tidy(text: Text) -> Text:
@@ -314,17 +315,22 @@ class _AskReportQuestion(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[EventType]:
-        question = _question(self.slot)
-        text, buttons = question["ask"], question.get("buttons")
+        asked = question(self.slot)
+        text, buttons = asked["ask"], asked.get("buttons")
         links = tracker.get_slot("report_links") or []
         if self.slot == "report_link" and links:
-            text, buttons = question["ask_more"], question.get("buttons_more")
+            text, buttons = asked["ask_more"], asked.get("buttons_more")
         skip = _form_content()["skip_button"]
-        rendered = content._tidy(content._env().from_string(text).render(count=len(links)))
+        rendered = content.render_text(text, count=len(links))
+        events: List[EventType] = []
+        if tracker.get_slot("form_aside"):
+            # Asked again after a question or an aside: say so, briefly.
+            rendered = content.message("report_question_again").text + "\n" + rendered
+            events.append(SlotSet("form_aside", None))
         dispatcher.utter_message(
             text=rendered, buttons=_buttons(buttons) + [{"title": skip, "payload": skip}]
         )
-        return []
+        return events
 
 
 # One ask action per question, all alike.
@@ -348,13 +354,13 @@ class ActionAskReportConfirm(Action):
                 text=content.message("report_fix_which").text,
                 buttons=[
                     {"title": label, "payload": f"{label} 고칠래요"}
-                    for label in (_question(slot)["label"] for slot in QUESTION_SLOTS)
+                    for label in (question(slot)["label"] for slot in QUESTION_SLOTS)
                 ],
             )
             return []
         items = [
             (
-                _question(slot)["label"],
+                question(slot)["label"],
                 shown_value(slot, tracker.get_slot(slot), tracker.get_slot("report_links")),
             )
             for slot in QUESTION_SLOTS
@@ -372,6 +378,7 @@ def reset_form_events() -> List[EventType]:
         SlotSet("report_links", None),
         SlotSet("report_fixing", None),
         SlotSet("report_stopped", None),
+        SlotSet("form_aside", None),
     ]
 
 
@@ -388,12 +395,10 @@ class ActionReportEnd(Action):
         stopped = tracker.get_slot("report_stopped")
         if stopped:
             events: List[EventType] = [SlotSet("report_stopped", None)]
-            if stopped == "counsellor":
-                return events + [FollowupAction("action_request_counsellor")]
             reply = content.message("report_stopped")
-            dispatcher.utter_message(text=reply.text, buttons=_buttons(
-                {b.title: b.payload for b in reply.buttons}
-            ))
+            dispatcher.utter_message(
+                text=reply.text, buttons=_buttons({b.title: b.payload for b in reply.buttons})
+            )
             return events
         if tracker.get_slot("report_confirm") != "yes":
             return []
@@ -405,9 +410,9 @@ class ActionReportEnd(Action):
         except Exception:  # noqa: BLE001 - whatever failed, the student must know
             logger.exception("saving a report failed")
             reply = content.message("report_not_saved")
-            dispatcher.utter_message(text=reply.text, buttons=_buttons(
-                {b.title: b.payload for b in reply.buttons}
-            ))
+            dispatcher.utter_message(
+                text=reply.text, buttons=_buttons({b.title: b.payload for b in reply.buttons})
+            )
             # The answers stay: "다시 저장하기" finishes the form again at once.
             return [SlotSet("report_stopped", None)]
         link = evidence_link(code)

@@ -13,12 +13,15 @@ from jikimi.settings import ROOT
 pytestmark = pytest.mark.slow
 
 RASA = [sys.executable, "-m", "rasa"]
-# Used by Rasa itself (action_default_fallback), which the validator cannot see.
-USED_IMPLICITLY = {"utter_default"}
+from bot.policies.context import CONTEXT_ONLY
+
+# Used by Rasa itself (action_default_fallback), which the validator cannot
+# see, and replies only the context policy chooses (bot/policies/context.py).
+USED_IMPLICITLY = {"utter_default", *CONTEXT_ONLY}
 # Button and widget payloads and the desk's external events: never predicted
 # from text, so they have no NLU examples (README "Intents beyond the NLU contract").
 PAYLOAD_ONLY = {
-    "start_report", "add_evidence", "just_talk",
+    "start_report", "add_evidence", "just_talk", "show_sources",
     "EXTERNAL_handoff_accepted", "EXTERNAL_handoff_escalated",
     "EXTERNAL_handoff_unavailable", "EXTERNAL_counsellor_message", "EXTERNAL_handoff_closed",
 }  # fmt: skip

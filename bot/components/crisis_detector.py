@@ -6,16 +6,18 @@ than an extra safety reply. This component matches a reviewed lexicon of
 regular expressions (data/safety/crisis_lexicon.yml) against a normalised copy
 of every message and, on a match, forces the intent to ``crisis``.
 
-Two categories of danger are told apart, because the dialogue must answer them
-differently: ``self_harm`` (suicidal or self-harm language, the user's own or
-someone else's) and ``threat`` (sextortion: a perpetrator threatening to spread
-material, demanding images or money, or wanting to meet). The category travels
-as an entity ``danger`` (value ``self_harm`` or ``threat``): entities are
-copied into ``/model/parse`` output, into ``UserUttered.parse_data`` and
-``tracker.latest_message``, can fill a slot with a ``from_entity`` mapping, and
-can be read by actions with ``tracker.get_latest_entity_values("danger")``.
-When both categories match, only ``self_harm`` is recorded: it is the more
-urgent reply, and one value keeps slot filling deterministic.
+Three categories of danger are told apart, because the dialogue must answer
+them differently: ``medical`` (bleeding that will not stop, an overdose
+already taken, someone unconscious: 119 first), ``self_harm`` (suicidal or
+self-harm language, the user's own or someone else's) and ``threat``
+(sextortion: a perpetrator threatening to spread material, demanding images
+or money, or wanting to meet). The category travels as an entity ``danger``:
+entities are copied into ``/model/parse`` output, into
+``UserUttered.parse_data`` and ``tracker.latest_message``, can fill a slot with
+a ``from_entity`` mapping, and can be read by actions with
+``tracker.get_latest_entity_values("danger")``. When several categories match,
+only the most urgent is recorded (``CATEGORIES`` order): one value keeps slot
+filling deterministic.
 
 Matching happens on a normalised copy (NFKC, no zero-width or control
 characters, no spaces or punctuation, lower case, runs of three or more equal
@@ -57,9 +59,10 @@ logger = logging.getLogger(__name__)
 
 CRISIS_INTENT = "crisis"
 DANGER_ENTITY = "danger"
+MEDICAL = "medical"
 SELF_HARM = "self_harm"
 THREAT = "threat"
-CATEGORIES = (SELF_HARM, THREAT)  # in order of priority
+CATEGORIES = (MEDICAL, SELF_HARM, THREAT)  # in order of priority
 
 DEFAULT_LEXICON_PATH = "data/safety/crisis_lexicon.yml"
 # bot/components/crisis_detector.py -> the project root
@@ -229,7 +232,7 @@ class Lexicon:
         return sorted(found, key=lambda d: (d.start, d.end))
 
     def detect(self, text: str) -> Optional[Detection]:
-        """The detection that decides the category: self-harm first, then threat."""
+        """The detection that decides the category: medical first, then self-harm, then threat."""
         found = self.detect_all(text)
         for category in CATEGORIES:
             for detection in found:

@@ -29,11 +29,9 @@ from actions.report import (
     ActionAskReportConfirm,
     ActionReportEnd,
     ValidateReportForm,
-    answer_value,
-    extract_links,
     report_from_slots,
 )
-from jikimi import cases
+from jikimi import cases, reading
 from jikimi.db import Case, EvidenceItem
 from tests.unit.test_db import Db
 
@@ -95,9 +93,6 @@ def using(monkeypatch):
 @pytest.mark.parametrize(
     "slot, text, value",
     [
-        ("report_anonymous", "익명으로 할래요", "yes"),
-        ("report_anonymous", "이름을 밝혀도 괜찮아요", "no"),
-        ("report_anonymous", "ㅇㅇ", "yes"),
         ("report_age", "중3이에요", "minor"),
         ("report_age", "미성년자예요", "minor"),
         ("report_age", "성인이예요", "adult"),
@@ -110,8 +105,13 @@ def using(monkeypatch):
         ("report_relation", "모르는 사람이에요", "stranger"),
         ("report_relation", "누군지 몰라요", "unknown"),
         ("report_age", "건너뛸래요", SKIP),
+        ("report_relation", "우리반 남자애들인거같아", "classmate"),
         ("report_when", "지난주 금요일", "지난주 금요일"),
         ("report_when", "몰라", SKIP),
+        # what a classifier reads as a crisis is still the answer to "when"
+        ("report_when", "어제 밤", "어제 밤"),
+        ("report_when", "밤에요", "밤에요"),
+        ("report_when", "9월 말쯤?", "9월 말쯤?"),
         ("report_description", "반 단톡에서 누가 제 얼굴 합성한 사진을 돌렸대요",
          "반 단톡에서 누가 제 얼굴 합성한 사진을 돌렸대요"),
     ],
@@ -121,7 +121,7 @@ def test_answers_become_values(slot, text, value):
 
 
 def test_stored_values_stay_when_a_resumed_form_validates_them_again():
-    for slot, value in [("report_anonymous", "yes"), ("report_age", "minor"),
+    for slot, value in [("report_age", "minor"),
                         ("report_relation", "unknown"), ("report_online", SKIP),
                         ("report_platform", "telegram"), ("report_link", "done"),
                         ("report_when", "지난주")]:  # fmt: skip
@@ -148,9 +148,23 @@ def test_platform_comes_from_the_entity_or_counts_as_other():
     assert validate("report_platform", "건너뛸래요")["report_platform"] == SKIP
 
 
-def test_a_call_for_a_counsellor_leaves_the_form():
-    result = validate("report_when", "상담 선생님이랑 얘기하고 싶어요", intent="request_counsellor")
-    assert result["report_stopped"] == "counsellor"
+def test_a_question_is_answered_and_the_same_question_asked_again():
+    asked = validate(
+        "report_when", "잠깐만 근데 이거 하면 엄마한테 연락가?", intent="ask_privacy"
+    )
+    assert asked["report_when"] is None and asked["form_aside"] == "question"
+    assert "부모" in " ".join(m["text"] for m in asked["_messages"]) or asked["_messages"]
+    _, messages = run(
+        ASK_ACTIONS["report_when"](), tracker(slots={"form_aside": "question"})
+    )
+    assert "언제" in messages[0]["text"]
+
+
+def test_fear_at_a_question_gets_a_kind_word_and_the_question_again():
+    aside = validate("report_age", "너무 무서워", intent="express_distress")
+    assert aside["report_age"] is None and aside["form_aside"] == "aside"
+    aside = validate("report_when", "무서워 ㅠㅠ 기억하기도 싫어", intent="express_distress")
+    assert aside["report_when"] is None and aside["form_aside"] == "aside"
 
 
 def test_links_are_collected_until_done():
@@ -171,7 +185,7 @@ def test_links_are_collected_until_done():
     ["javascript:alert(1)", "ftp://example.com/x", "https://localhost", "http://", "t.me"],
 )
 def test_what_is_not_a_web_link_is_ignored(text):
-    assert extract_links(text) == []
+    assert reading.extract_links(text) == []
 
 
 @settings(max_examples=200, deadline=None)
@@ -179,14 +193,14 @@ def test_what_is_not_a_web_link_is_ignored(text):
 def test_validators_never_raise(text):
     for slot in QUESTION_SLOTS + ("report_confirm",):
         validate(slot, text)
-    extract_links(text)
-    for slot in ("report_anonymous", "report_age", "report_online", "report_relation"):
-        answer_value(slot, text)
+    reading.extract_links(text)
+    for slot in ("report_age", "report_online", "report_relation"):
+        reading.report_choice(slot, text)
 
 
 def filled(**changes) -> Dict[str, Any]:
     slots = {
-        "report_anonymous": "yes", "report_age": "minor", "report_platform": "telegram",
+        "report_age": "minor", "report_platform": "telegram",
         "report_when": "지난주", "report_online": "yes", "report_relation": "classmate",
         "report_link": "done", "report_links": ["https://t.me/room/1"],
         "report_description": "단톡에 합성 사진이 돌았어요", "report_confirm": None,
@@ -232,7 +246,7 @@ def test_confirmed_report_is_saved_encrypted_before_the_code_is_told(db, using):
     events, messages = run(ActionReportEnd(), tracker(slots=filled(report_confirm="yes")))
     code = next(e["value"] for e in events if e.get("name") == "report_code")
     assert code in messages[0]["text"]
-    assert SlotSet("report_anonymous", None) in events
+    assert SlotSet("report_age", None) in events
     with db.session() as session:
         case = session.execute(select(Case)).scalar_one()
         assert case.code == code and case.platform == "telegram" and case.minor is True
@@ -303,10 +317,11 @@ def test_evidence_advice_follows_platform_and_perspective(db, using):
     using(db)
     _, messages = run(ActionEvidenceHelp(), tracker(slots={"platform": "telegram"}))
     assert "초대 링크" in messages[0]["text"] and "내려받지" in messages[0]["text"]
-    bystander = tracker("친구 사진이 올라왔는데 증거 어떻게 남겨")
+    bystander = tracker("친구 사진이 올라왔는데 증거 어떻게 남겨", slots={"stance": "bystander"})
     _, messages = run(ActionEvidenceHelp(), bystander)
-    assert "목격한 사람" in messages[0]["text"] and "초대 링크" not in messages[0]["text"]
-    assert len(messages) == 1  # no case, no evidence log link
+    texts = "\n".join(m["text"] for m in messages)
+    assert "목격한 사람" in texts and "초대 링크" not in texts
+    assert len(messages) == 2  # two bubbles; no case, no evidence log link
 
 
 def test_evidence_advice_gives_a_fresh_evidence_log_link_to_a_case(db, using):
@@ -315,18 +330,20 @@ def test_evidence_advice_gives_a_fresh_evidence_log_link_to_a_case(db, using):
     code = next(e["value"] for e in events if e.get("name") == "report_code")
     _, messages = run(ActionEvidenceHelp(), tracker())
     assert "초대 링크" in messages[0]["text"]  # the case's platform, Telegram
-    assert code in messages[1]["text"] and "/evidence/" in messages[1]["text"]
+    assert code in messages[-1]["text"] and "/evidence/" in messages[-1]["text"]
 
 
 def test_takedown_request_is_filled_from_the_case(db, using):
     using(db)
     run(ActionReportEnd(), tracker(slots=filled(report_confirm="yes")))
     _, messages = run(ActionTakedownHelp(), tracker())
-    assert "1366" in messages[0]["text"] and "Report" in messages[0]["text"]
-    request = messages[1]["text"]
+    advice = "\n".join(m["text"] for m in messages[:-1])
+    assert "1366" in advice and "Report" in advice
+    request = messages[-1]["text"]
     assert "https://t.me/room/1" in request and "지난주" in request and "JK-" in request
+    assert [b["title"] for b in messages[-1]["buttons"]][-1] == "근거 보기"
     _, messages = run(ActionTakedownHelp(), tracker(sender="someone-else"))
-    assert "(링크)" in messages[1]["text"] and "JK-" not in messages[1]["text"]
+    assert "(링크)" in messages[-1]["text"] and "JK-" not in messages[-1]["text"]
 
 
 def test_delete_my_data_erases_this_conversation_only(db, using):
@@ -339,9 +356,9 @@ def test_delete_my_data_erases_this_conversation_only(db, using):
     assert db.count("cases") == 1  # the other conversation's
 
 
-def test_only_the_detector_pages_a_counsellor_after_a_crisis_reply():
-    """A classifier-only crisis (no `danger` entity) gets the hotlines from the
-    crisis reply, but no urgent SMS to a counsellor (false positives)."""
+def test_only_the_detector_or_a_confirmed_check_pages_a_counsellor():
+    """A classifier-only crisis (no `danger` entity) gets a gentle check, and
+    no urgent SMS to a counsellor (false positives)."""
     from actions.handoff import ActionCrisisHandoff
 
     events, messages = run(ActionCrisisHandoff(), tracker("살 빼고 싶어", intent="crisis"))

@@ -1,0 +1,540 @@
+"""The context policy: the conversation, not the single message, decides.
+
+RulePolicy maps an intent to a reply. That is right for most turns and wrong
+for the ones that matter most: "아니" after "지금 안전한 곳에 있어요?" is not a
+refusal, "어제 밤" typed at "언제 알게 됐어요?" is not a suicide note, and "아니
+지우지 말고" after "모두 지울까요?" must not erase anything. This policy reads the
+latest message against what the bot just asked, the form in progress and who is
+speaking (jikimi/reading.py), and when that context decides the reply, it
+predicts the whole bot turn itself, with a confidence of 1 and a priority above
+RulePolicy's. Otherwise it abstains and the rules answer.
+
+What the bot asked is derived, not stored: the question-asking actions of the
+previous bot turn (QUESTIONS). A plan for the turn (a list of actions) is a
+pure function of the conversation up to the latest user message, so it is
+recomputed at each prediction step and followed while the executed actions
+match it. Everything safety-related it predicts is a domain response: the
+crisis dialogue works with the action server down. See docs/conversation.md.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Text, Tuple
+
+from rasa.core.policies.policy import Policy, PolicyPrediction
+from rasa.engine.graph import ExecutionContext
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import (
+    ActionExecuted,
+    Event,
+    Restarted,
+    SessionStarted,
+    SlotSet,
+    UserUttered,
+)
+from rasa.shared.core.generator import TrackerWithCachedStates
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from jikimi import reading
+
+logger = logging.getLogger(__name__)
+
+# The questions the bot asks, by the action that asks them.
+QUESTIONS = {
+    "utter_ask_safe": "safety",
+    "utter_ask_safe_again": "safety_again",
+    "utter_ask_safe_other": "safety_other",
+    "utter_ask_safe_other_again": "safety_other_again",
+    "utter_crisis_check": "crisis_check",
+    "utter_delete_confirm": "delete",
+    "utter_delete_confirm_again": "delete",
+    "action_offer_counsellor": "counsellor",
+    "utter_offer_resume_report": "resume",
+    "utter_offer_resume_quiz": "resume",
+}
+FORMS = ("report_form", "quiz_form")
+RESUME_OFFER = {"report_form": "utter_offer_resume_report", "quiz_form": "utter_offer_resume_quiz"}
+# Report form questions answered in the student's own words: whatever is typed
+# there is an answer (unless the detector found a crisis, or it is a stop or a
+# clear question, which the form's validator sees).
+FREE_TEXT_SLOTS = ("report_when", "report_description", "report_confirm")
+# Intents that name what the person is about; the first sets the stance.
+STANCE_OF_INTENT = {
+    "report_incident": "victim",
+    "ask_bystander_help": "bystander",
+    "disclose_involvement": "involved",
+}
+# Replies too long to send twice in a row: a repeat gets utter_what_next.
+LONG_REPLIES = ("utter_report_incident", "utter_distress", "action_privacy")
+# Intents that arrive as button or widget payloads or from the desk: the rules
+# and actions answer them; the policy only keeps its bookkeeping.
+PAYLOAD_INTENTS = ("start_report", "add_evidence", "just_talk", "show_sources")
+SKIPPED_ACTIONS = ("action_listen", "action_extract_slots", "action_session_start")
+# Intents a request to take the material down is often read as.
+TAKEDOWN_MISREAD = (
+    "delete_my_data", "nlu_fallback", "crisis", "report_incident", "deny", "affirm",
+    "express_distress", "ask_takedown",
+)  # fmt: skip
+# Replies that no intent leads to alone, only the conversation (so no rule
+# names them; tests/test_stories.py lets `rasa data validate` know).
+CONTEXT_ONLY = ("utter_crisis_other", "utter_crisis_clarified", "utter_what_next")
+DANGER_REPLY = {
+    "medical": "utter_crisis_medical",
+    "self_harm": "utter_crisis",
+    "threat": "utter_threat",
+}
+
+
+@dataclass
+class Plan:
+    """The bot's whole turn: actions in order, and slot events set with the first."""
+
+    actions: List[Text]
+    events: List[Event] = field(default_factory=list)
+
+
+@dataclass
+class Turn:
+    """What the policy knows at the latest user message."""
+
+    text: Text
+    intent: Text
+    confidence: float
+    danger: List[Text]
+    asked: Optional[Text]  # QUESTIONS value of the previous bot turn
+    previous: List[Text]  # actions of the previous bot turn
+    done: List[Text]  # actions already run in this turn
+    slots: Dict[Text, Any]  # slot values as they were at the user message
+    active_loop: Optional[Text]
+    channel: Optional[Text]
+
+    @property
+    def role(self) -> Text:
+        return self.slots.get("user_role") or "student"
+
+
+def _turn(tracker: DialogueStateTracker) -> Optional[Turn]:
+    """Reads the tracker: the latest user message, the turns around it, and the
+    slots as they stood when the message came (before this turn's events)."""
+    events = list(tracker.events)
+    start = 0
+    for index in range(len(events) - 1, -1, -1):
+        if isinstance(events[index], (Restarted, SessionStarted)):
+            start = index + 1
+            break
+    events = events[start:]
+    users = [i for i, e in enumerate(events) if isinstance(e, UserUttered)]
+    if not users:
+        return None
+    last = users[-1]
+    before = users[-2] if len(users) > 1 else -1
+
+    def actions(between: Sequence[Event]) -> List[Text]:
+        return [
+            e.action_name
+            for e in between
+            if isinstance(e, ActionExecuted)
+            and e.action_name
+            and e.action_name not in SKIPPED_ACTIONS
+        ]
+
+    previous = actions(events[before + 1 : last])
+    asked = _asked(previous)
+    slots: Dict[Text, Any] = {}
+    active_loop = None
+    for event in events[:last]:
+        if isinstance(event, SlotSet):
+            slots[event.key] = event.value
+        elif event.type_name == "active_loop":
+            active_loop = getattr(event, "name", None)
+    message: UserUttered = events[last]
+    intent = message.intent or {}
+    return Turn(
+        text=message.text or "",
+        intent=intent.get("name") or "",
+        confidence=float(intent.get("confidence") or 0.0),
+        danger=[e.get("value") for e in message.entities if e.get("entity") == "danger"],
+        asked=asked,
+        previous=previous,
+        done=actions(events[last + 1 :]),
+        slots=slots,
+        active_loop=active_loop,
+        channel=message.input_channel,
+    )
+
+
+def _asked(previous: List[Text]) -> Optional[Text]:
+    """The question the previous bot turn ended with: its last question-asking
+    action, followed by nothing but quiet ones (a question followed by another
+    reply is no longer pending)."""
+    quiet = {"action_crisis_handoff", "action_crisis_update", "action_deactivate_loop"}
+    for action in reversed(previous):
+        if action in QUESTIONS:
+            return QUESTIONS[action]
+        if action not in quiet:
+            return None
+    return None
+
+
+# --- deciding the turn ---------------------------------------------------------------
+
+
+def role_events(turn: Turn) -> List[Event]:
+    """Who is speaking, kept for the whole conversation (slots user_role, stance)."""
+    events: List[Event] = []
+    said = reading.role(turn.text)
+    if said and said != turn.slots.get("user_role"):
+        events.append(SlotSet("user_role", said))
+    stance = _stance(turn, said or turn.role)
+    if stance and stance != turn.slots.get("stance"):
+        events.append(SlotSet("stance", stance))
+    return events
+
+
+def _stance(turn: Turn, role: Text) -> Optional[Text]:
+    if turn.asked or turn.active_loop == "report_form":
+        return None  # an answer to a question says nothing about who is speaking
+    if role == "student" and reading.victim_cue(turn.text):
+        return "victim"
+    if reading.involved_cue(turn.text) and turn.intent in (
+        "disclose_involvement", "ask_law", "express_distress", "nlu_fallback",
+    ):  # fmt: skip
+        return "involved"
+    stance = STANCE_OF_INTENT.get(turn.intent)
+    if stance and (turn.slots.get("stance") is None or turn.confidence >= 0.8):
+        return stance
+    return None
+
+
+def decide(turn: Turn) -> Optional[Plan]:
+    """The plan for this turn, or None when the rules should answer."""
+    if turn.active_loop == "handoff_form" or turn.intent.startswith("EXTERNAL_"):
+        return None
+    if turn.intent in PAYLOAD_INTENTS:
+        return None
+    plan = _crisis(turn) or _answer_to_question(turn)
+    if plan is None:
+        # In a form, whatever the policy does not take is the form's to read.
+        plan = _in_form(turn) if turn.active_loop in FORMS else _route(turn)
+    if plan is not None:
+        plan = _no_repeat(turn, plan)
+    return plan
+
+
+def _pause(turn: Turn) -> Plan:
+    """Pauses the form in progress, keeping its answers. The message that paused
+    it is no answer: what the slot mapping took from it is undone."""
+    if turn.active_loop not in FORMS:
+        return Plan([])
+    events: List[Event] = [SlotSet("paused_form", turn.active_loop)]
+    requested = turn.slots.get("requested_slot")
+    if requested:
+        events.insert(0, SlotSet(requested, None))
+    return Plan(["action_deactivate_loop"], events)
+
+
+def _resume_offer(turn: Turn) -> List[Text]:
+    paused = turn.slots.get("paused_form")
+    return [RESUME_OFFER[paused]] if paused in RESUME_OFFER else []
+
+
+def _crisis(turn: Turn) -> Optional[Plan]:
+    """The detector's verdict: the crisis dialogue first, whatever else is going on."""
+    if not turn.danger:
+        return None
+    if reading.retracts_crisis(turn.text):
+        return Plan(["utter_crisis_clarified"] + _resume_offer(turn))
+    if turn.asked in ("safety", "safety_again", "safety_other", "safety_other_again"):
+        return _unsafe(turn, reading.danger_place(turn.text))
+    kind = next((k for k in DANGER_REPLY if k in turn.danger), "self_harm")
+    pause = _pause(turn)
+    if kind in ("threat", "medical"):
+        reply = DANGER_REPLY[kind]
+        return Plan(
+            pause.actions + [reply, "action_crisis_handoff", "utter_ask_safe"], pause.events
+        )
+    adult = (reading.role(turn.text) or turn.role) in ("teacher", "parent")
+    if reading.about_someone_else(turn.text, adult=adult):
+        return Plan(pause.actions + ["utter_crisis_other", "utter_ask_safe_other"], pause.events)
+    return Plan(
+        pause.actions + ["utter_crisis", "action_crisis_handoff", "utter_ask_safe"],
+        pause.events,
+    )
+
+
+def _unsafe(turn: Turn, place: Optional[Text]) -> Plan:
+    other = turn.asked in ("safety_other", "safety_other_again")
+    events: List[Event] = [SlotSet("crisis_status", "unsafe"), SlotSet("crisis_place", place)]
+    if other:
+        return Plan(["utter_crisis_unsafe_other"], events)
+    return Plan(["utter_crisis_unsafe", "action_crisis_update"], events)
+
+
+def _answer_to_question(turn: Turn) -> Optional[Plan]:
+    asked = turn.asked
+    if asked in ("safety", "safety_again", "safety_other", "safety_other_again"):
+        status, place = reading.safety_answer(turn.text)
+        other = asked.startswith("safety_other")
+        if status == "unsafe" or (status is None and asked.endswith("again")):
+            return _unsafe(turn, place)
+        if status == "safe":
+            events: List[Event] = [SlotSet("crisis_status", "safe"), SlotSet("crisis_place", None)]
+            if other:
+                return Plan(["utter_crisis_safe_other"], events)
+            return Plan(["utter_crisis_safe", "action_crisis_update"] + _resume_offer(turn), events)
+        return Plan(["utter_ask_safe_other_again" if other else "utter_ask_safe_again"])
+    if asked == "crisis_check":
+        if reading.retracts_crisis(turn.text):
+            return Plan(["utter_crisis_clarified"] + _resume_offer(turn))
+        answer = reading.yes_no(turn.text, verbs=("죽고싶", "죽고 싶"))
+        if answer == reading.YES:
+            return Plan(
+                ["utter_crisis", "action_crisis_handoff", "utter_ask_safe"],
+                [SlotSet("crisis_confirmed", True)],
+            )
+        if answer == reading.NO:
+            return Plan(["utter_crisis_check_no"] + _resume_offer(turn))
+        return None
+    if asked == "delete":
+        answer, go_on = reading.delete_answer(turn.text)
+        if answer == reading.YES:
+            return Plan(["action_delete_my_data"])
+        if answer == reading.NO:
+            if go_on and _report_in_progress(turn):
+                return Plan(
+                    ["utter_delete_cancelled", "report_form"], [SlotSet("paused_form", None)]
+                )
+            return Plan(["utter_delete_cancelled"] + _resume_offer(turn))
+        return Plan(["utter_delete_confirm_again"])
+    if asked == "counsellor":
+        answer = reading.yes_no(turn.text, verbs=("연결",), okay_means=reading.NO)
+        if answer == reading.YES:
+            return Plan(["action_request_counsellor"])
+        if answer == reading.NO:
+            return Plan(["utter_counsellor_declined"] + _resume_offer(turn))
+        return None
+    if asked == "resume":
+        paused = turn.slots.get("paused_form")
+        answer = reading.yes_no(turn.text, verbs=("이어", "계속"), okay_means=reading.NO)
+        if answer == reading.YES and paused in FORMS:
+            return Plan([paused], [SlotSet("paused_form", None)])
+        if answer == reading.NO:
+            return Plan(["utter_resume_later"], [SlotSet("paused_form", None)])
+        return None
+    return None
+
+
+def _report_in_progress(turn: Turn) -> bool:
+    return (
+        turn.active_loop == "report_form"
+        or turn.slots.get("paused_form") == "report_form"
+        or any(
+            turn.slots.get(slot) is not None
+            for slot in ("report_age", "report_platform", "report_when")
+        )
+    )
+
+
+# Requests that leave a form, when typed short and clearly (a long message at a
+# free-text question is the student's answer, whatever the classifier says).
+COMMANDS = {
+    "delete_my_data": "utter_delete_confirm",
+    "request_counsellor": "action_offer_counsellor",
+}
+COMMAND_CONFIDENCE = 0.8
+COMMAND_MAX_CHARS = 25
+
+
+def _in_form(turn: Turn) -> Optional[Plan]:
+    """In a form, a clear request to leave it pauses it; the classifier alone
+    saying crisis is checked gently, unless the message answers the question
+    asked. Everything else is the form's validator's to read."""
+    if turn.active_loop not in FORMS:
+        return None
+    answers = _answers_question(turn)
+    if (
+        turn.intent in COMMANDS
+        and turn.confidence >= COMMAND_CONFIDENCE
+        and len(reading.squash(turn.text)) <= COMMAND_MAX_CHARS
+        and not answers
+    ):
+        pause = _pause(turn)
+        return Plan(pause.actions + [COMMANDS[turn.intent]], pause.events)
+    if turn.intent != "crisis" or answers or _free_text(turn):
+        return None
+    pause = _pause(turn)
+    return Plan(pause.actions + ["utter_crisis_check"], pause.events)
+
+
+def _free_text(turn: Turn) -> bool:
+    return turn.active_loop == "report_form" and turn.slots.get("requested_slot") in FREE_TEXT_SLOTS
+
+
+def _answers_question(turn: Turn) -> bool:
+    """Whether the message is a valid answer to a multiple-choice question."""
+    requested = turn.slots.get("requested_slot")
+    if turn.active_loop == "report_form":
+        if requested == "report_link":
+            return bool(reading.extract_links(turn.text)) or reading.report_done(turn.text)
+        if requested in FREE_TEXT_SLOTS:
+            return False
+        return reading.report_choice(requested, turn.text) is not None
+    return reading.quiz_answer(turn.slots, turn.text) is not None
+
+
+def _route(turn: Turn) -> Optional[Plan]:
+    """Outside forms and questions: who is speaking chooses the reply."""
+    intent, role = turn.intent, reading.role(turn.text) or turn.role
+    stance = _stance(turn, role) or turn.slots.get("stance")
+    if (
+        role == "student"
+        and reading.wants_report(turn.text)
+        and (
+            turn.slots.get("stance") == "victim"  # support was given before this turn
+            or turn.slots.get("paused_form") == "report_form"
+            or any(a in turn.previous for a in ("utter_report_incident", "utter_what_next"))
+        )
+    ):
+        # Typed instead of tapping "신고·삭제 요청 준비하기" (or to go on).
+        return Plan(["report_form"], [SlotSet("paused_form", None)])
+    if intent in TAKEDOWN_MISREAD and reading.wants_takedown(turn.text):
+        return Plan(["action_takedown_help"])
+    if intent == "crisis":
+        if role == "student" and reading.victim_cue(turn.text):
+            return Plan(["utter_report_incident"])
+        return Plan(["utter_crisis_check"])
+    if intent == "request_counsellor":
+        return Plan(["action_offer_counsellor"])
+    if intent == "delete_my_data":
+        return Plan(["utter_delete_confirm"])
+    if intent == "ask_privacy":
+        return Plan(["action_privacy"])
+    if role in ("teacher", "parent") and intent == "report_incident":
+        # Their student or child is the victim: the adult's version of the help.
+        return Plan(["action_lesson"])
+    if role == "student" and reading.victim_cue(turn.text) and intent in (
+        "ask_bystander_help", "disclose_involvement", "express_distress", "nlu_fallback",
+    ):  # fmt: skip
+        return Plan(["utter_report_incident"])
+    if intent == "report_incident" and role == "student" and stance != "involved":
+        return Plan(["utter_report_incident"])
+    if intent == "express_distress" and stance != "involved":
+        return Plan(["utter_distress"])
+    if stance == "involved" and role == "student":
+        topic = reading.involved_topic(turn.text)
+        if intent == "express_distress" or (
+            topic and intent in ("disclose_involvement", "ask_law", "nlu_fallback", "deny",
+                                 "out_of_scope", "affirm", "ask_takedown", "ask_privacy",
+                                 "report_incident", "ask_bystander_help")
+        ):  # fmt: skip
+            return Plan(["action_involved_answer"])
+    return None
+
+
+def _no_repeat(turn: Turn, plan: Plan) -> Plan:
+    """The same long reply is never sent twice in a row."""
+    if not plan.actions:
+        return plan
+    first = plan.actions[0]
+    if first in LONG_REPLIES and first in turn.previous:
+        return Plan(["utter_what_next"] + plan.actions[1:], plan.events)
+    return plan
+
+
+# --- the policy ---------------------------------------------------------------------
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True
+)
+class ContextPolicy(Policy):
+    """Predicts the turns whose answer depends on the conversation (module docstring)."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        # Above RulePolicy (6): equally confident predictions go to this policy.
+        return {"priority": 7}
+
+    def __init__(
+        self,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        featurizer: Optional[Any] = None,
+    ) -> None:
+        super().__init__(config, model_storage, resource, execution_context, featurizer)
+
+    def train(
+        self, training_trackers: List[TrackerWithCachedStates], domain: Domain, **kwargs: Any
+    ) -> Resource:
+        # Nothing to learn: the decisions are written out above and in jikimi/reading.py.
+        return self._resource
+
+    def predict_action_probabilities(
+        self,
+        tracker: DialogueStateTracker,
+        domain: Domain,
+        rule_only_data: Optional[Dict[Text, Any]] = None,
+        **kwargs: Any,
+    ) -> PolicyPrediction:
+        turn = _turn(tracker)
+        if turn is None:
+            probabilities = self._default_predictions(domain)
+            if tracker.latest_action_name not in (None, ACTION_LISTEN_NAME):
+                # After "delete my data" restarted the conversation: listen.
+                probabilities[domain.index_for_action(ACTION_LISTEN_NAME)] = 0.4
+            return self._prediction(probabilities)
+        first_step = tracker.latest_action_name == ACTION_LISTEN_NAME
+        # Who is speaking is kept whatever answers the turn (mandatory events).
+        events = role_events(turn) if first_step else []
+        try:
+            plan = decide(turn)
+        except Exception:  # noqa: BLE001 - never let a reading error silence the bot
+            logger.exception("the context policy failed; the rules answer instead")
+            plan = None
+        action, optional = self._next(turn, plan, domain)
+        probabilities = self._default_predictions(domain)
+        if action is not None:
+            probabilities[domain.index_for_action(action)] = 1.0
+        elif not first_step:
+            # After any bot action that nothing else continues, listen rather than
+            # fall back (RulePolicy's fallback is predicted at 0.3).
+            probabilities[domain.index_for_action(ACTION_LISTEN_NAME)] = 0.4
+        return self._prediction(
+            probabilities,
+            events=events,
+            optional_events=optional,
+            # A form in progress is predicted by RulePolicy without looking at
+            # the user (a "no user" prediction, which beats every other kind):
+            # to pause it, this prediction must be of the same kind.
+            is_no_user_prediction=action is not None and tracker.active_loop_name is not None,
+        )
+
+    @staticmethod
+    def _next(
+        turn: Turn, plan: Optional[Plan], domain: Domain
+    ) -> Tuple[Optional[Text], List[Event]]:
+        """The plan's next action (with its events on the first one), listen at its
+        end, or None when there is no plan or the turn left it."""
+        if plan is None:
+            return None, []
+        unknown = [a for a in plan.actions if a not in domain.action_names_or_texts]
+        if unknown:
+            logger.error("context policy: actions missing from the domain: %s", unknown)
+            return None, []
+        done = turn.done
+        if done != plan.actions[: len(done)]:
+            return None, []
+        if len(done) == len(plan.actions):
+            last = plan.actions[-1] if plan.actions else None
+            if last in FORMS:
+                return None, []  # the form runs on; RulePolicy follows its loop
+            return ACTION_LISTEN_NAME, []
+        return plan.actions[len(done)], (plan.events if not done else [])

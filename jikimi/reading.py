@@ -1,0 +1,536 @@
+"""How a message is read in context: yes or no (with negation), a question, a
+stop, a place, a retracted crisis statement, and who is speaking.
+
+The intent classifier reads one message alone; these readings are what the
+conversation needs on top of it when the bot has just asked something ("지금
+안전한 곳에 있어요?", "모두 지울까요?") or when a form is in progress. Both
+processes use them: the Rasa server's context policy (bot/policies/context.py)
+and the action server's forms. Pure functions on text, no I/O, no state.
+
+Korean is matched on a squashed copy (NFKC, lower case, no spaces or
+punctuation, runs of three or more equal letters collapsed), so "아 니", "아니!!"
+and "아니이이" read alike. Patterns are written without spaces.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Iterable, Optional, Tuple
+
+YES, NO = "yes", "no"
+# The platform entity's categories (../shared/nlu-contract.md).
+PLATFORMS = (
+    "telegram", "instagram", "kakaotalk", "discord", "x", "tiktok",
+    "youtube", "facebook", "line", "naver", "other",
+)  # fmt: skip
+_COMPAT_JAMO = range(0x3130, 0x3190)
+
+
+def squash(text: Optional[str]) -> str:
+    """Letters and digits only, lower case, long runs collapsed ("응응응!!" -> "응")."""
+    chars = []
+    for char in text or "":
+        piece = char if ord(char) in _COMPAT_JAMO else unicodedata.normalize("NFKC", char)
+        for p in piece.lower():
+            if unicodedata.category(p)[0] in "LN":
+                chars.append(p)
+    return re.sub(r"(.)\1{2,}", r"\1", "".join(chars))
+
+
+def _any(patterns: Iterable[str], text: str) -> bool:
+    return any(re.search(p, text) for p in patterns)
+
+
+# --- yes and no ------------------------------------------------------------------
+
+# Whole answers (after squashing, trailing particles of politeness removed).
+_YES_WHOLE = {
+    "응", "웅", "ㅇ", "ㅇㅇ", "ㅇㅋ", "어", "엉", "네", "넹", "넵", "넴", "예", "yes", "y", "ok",
+    "okay", "오케이", "오키", "그래", "그래요", "좋아", "좋아요", "좋습니다", "맞아", "맞아요",
+    "맞습니다", "당연", "당연하지", "그럼", "그럼요", "콜", "알겠어", "알겠어요", "알았어",
+    "부탁해", "부탁해요", "부탁드려요", "해줘", "해주세요", "해", "할래", "할래요", "하자",
+    "ㄱㄱ", "ㄱ", "고고", "가자", "응응", "네네", "웅웅", "ㅇㅇㅇ", "그렇다", "그렇지", "넵넵",
+}  # fmt: skip
+_NO_WHOLE = {
+    "아니", "아니요", "아뇨", "아니오", "아닌데", "아님", "아냐", "아니야", "ㄴ", "ㄴㄴ", "노",
+    "no", "n", "nope", "싫어", "싫어요", "싫다", "안해", "안할래", "안할래요", "안해요",
+    "됐어", "됐어요", "됐다", "괜찮아", "괜찮아요", "괜찮습니다", "나중에", "나중에요",
+    "그만", "ㄴㄴㄴ", "아니아니", "노노", "놉", "안돼", "안돼요", "하지마", "하지마요",
+    "필요없어", "필요없어요", "별로", "아니에요", "아니예요",
+}  # fmt: skip
+# Leading words that decide the answer when the rest does not contradict them.
+_YES_LEAD = re.compile(
+    r"^(응|웅|어어|엉|네|넹|넵|예|ㅇㅇ|ㅇㅋ|그래|좋아|맞아|당연|그럼|오케이|ok|yes)"
+)
+_NO_LEAD = re.compile(r"^(아니|아뇨|ㄴㄴ|노노|싫어|no(?![a-z]))")
+_POLITE_TAIL = re.compile(r"(요|용|염|여|욤|ㅎ+|ㅋ+|ㅠ+|ㅜ+|ㅎㅎ)$")
+
+
+def _strip_tail(s: str) -> str:
+    for _ in range(3):
+        stripped = _POLITE_TAIL.sub("", s)
+        if stripped == s or not stripped:
+            break
+        s = stripped
+    return s
+
+
+def _verb_readings(s: str, verbs: Tuple[str, ...]) -> Tuple[bool, bool]:
+    """(affirmed, negated) for the asked verb stems ("지우" for 지워 줘 / 지우지 마)."""
+    affirmed = negated = False
+    for verb in verbs:
+        if re.search(rf"(안|못){verb}|{verb}(지마|지말|지않|면안|기싫|지도마|긴싫|지는마)", s):
+            negated = True
+        elif verb in s:
+            affirmed = True
+    return affirmed, negated
+
+
+# Interjections that lead an answer without deciding it ("아 ㄴㄴ", "음 응").
+_LEAD_FILLER = re.compile(
+    r"^(아+(?![니뇨])|어+(?![제디떻케])|음+|흠+|앗|헐|아하|그럼|그러면|그니까|근데)(?=.)"
+)
+_REFUSE = re.compile(r"(됐어|됐어요|됐습니다|필요없|안할래|안해도|싫어|싫다|괜찮습니다만|나중에)")
+
+
+def yes_no(
+    text: Optional[str],
+    verbs: Tuple[str, ...] = (),
+    okay_means: Optional[str] = None,
+    keep_verbs: Tuple[str, ...] = (),
+) -> Optional[str]:
+    """YES, NO or None (unclear) for an answer to a yes/no question.
+
+    `verbs` are stems of what was asked (("지우", "지워", "삭제")): "지워 줘" is a
+    yes, "지우지 마", "안 지워" a no. `keep_verbs` mean the opposite of the
+    asked verb ("남겨 줘" to "지울까요?"). "괜찮아" is ambiguous in Korean (fine /
+    no thanks): `okay_means` says which it is for this question. An answer
+    that says both ("아니 지워 줘"), or asks something back ("지우면 어떻게
+    돼?"), is unclear: the caller asks again.
+    """
+    s = squash(text)
+    if not s:
+        return None
+    if is_question(text):
+        return None
+    core = _LEAD_FILLER.sub("", s) or s
+    whole = _strip_tail(core)
+    not_okay = "안괜찮" in core or "괜찮지않" in core
+    okay = ("괜찮" in core) and not not_okay
+    affirmed, negated = _verb_readings(core, verbs)
+    keeps = any(verb in core for verb in keep_verbs)
+    says_yes = whole in _YES_WHOLE or bool(_YES_LEAD.match(core)) or affirmed
+    says_no = (
+        (whole in _NO_WHOLE and not okay)
+        or bool(_NO_LEAD.match(core))
+        or negated
+        or keeps
+        or bool(_REFUSE.search(core))
+    )
+    if not_okay:
+        return NO if okay_means == YES else None
+    if okay and okay_means in (YES, NO):
+        if okay_means == YES and not says_no:
+            return YES
+        if okay_means == NO and not affirmed:
+            return NO
+    if whole in _YES_WHOLE and not (negated or keeps):
+        return YES
+    if whole in _NO_WHOLE and not okay:
+        return NO
+    if says_no and (negated or keeps) and not affirmed and not says_yes:
+        return NO  # "아니 지우지 말고 ...", "그냥 남겨 둬"
+    if says_no and negated and not affirmed and whole not in _YES_WHOLE and not keeps:
+        return NO
+    if says_yes and says_no:
+        return None
+    if says_yes:
+        return YES
+    if says_no:
+        return NO
+    return None
+
+
+# --- questions, stops ---------------------------------------------------------------
+
+# Endings that ask by themselves ("연락 안 가는 거지", "괜찮을까요"), and weaker
+# ones that ask only with a question word ("어떻게 돼", "뭐 있어").
+_ASKING_END = re.compile(
+    r"(까|까요|나요|니|냐|냐고|는거지|는거죠|는거야|는건가|는건가요|은거지|인거지|거지|거죠|되나|되나요|"
+    r"인가|인가요|을까|을까요|할까|할까요|ㄹ까|될까|될까요|가요|는지|은지|인지|래요|대요|냐구|나여|남|"
+    r"맞아요|맞죠|맞지|맞나|맞나요|돼요|되요)$"
+)
+_QUESTION_END = re.compile(
+    r"(지|죠|거야|거예요|거에요|돼|래|어요|뭐야|뭐예요|뭐에요|뭔데|뭐임|어떡해|어떻게|어케|어캄|어떡함|"
+    r"어떻게해|어떡하지|임|맞아|있어|있어요|없어|없어요|됨|되는데|되는거|데|는데|냐며|가|나)$"
+)
+_QUESTION_WORD = re.compile(
+    r"(뭐|무엇|무슨|어떻게|어떡|어케|왜|언제|어디|누가|누구|얼마나|몇|혹시|있나|되나|가능)"
+)
+
+
+def is_question(text: Optional[str]) -> bool:
+    """Clearly a question: a question mark, an ending that asks, or a question
+    word with a question ending."""
+    raw = (text or "").strip()
+    if not raw:
+        return False
+    if "?" in raw or "？" in raw:
+        return True
+    s = squash(raw)
+    end = _strip_tail(s) or s
+    if _ASKING_END.search(end) and len(end) > 3:
+        return True
+    return bool(_QUESTION_WORD.search(s)) and bool(_QUESTION_END.search(end))
+
+
+# --- the safety question ---------------------------------------------------------------
+
+# Places where someone at risk should not be: the answer to "지금 안전한 곳에
+# 있어요?" naming one is an unsafe answer. The value is how the counsellor's SMS
+# names it (a category, never the student's words).
+_DANGER_PLACES = (
+    (r"옥상|지붕|꼭대기|고층|난간", "옥상·높은 곳"),
+    (
+        r"다리(위|야|임|에|이에요|예요|인데|밑)|대교|한강|강가|강물|강이|바다|절벽|저수지|호수",
+        "다리·물가",
+    ),
+    (r"철로|철길|선로|기찻길|기차길|지하철역|승강장|스크린도어|역이", "철로·역"),
+    (r"베란다|창문|창가|창틀|발코니", "창문·베란다"),
+    (r"찻길|차도|도로한가운데|고속도로", "도로"),
+    (r"산속|산에|숲", "산"),
+)
+_SAFE_PLACE = re.compile(
+    r"(^집|우리집|집이|집에|집임|집인데|내방|제방|방에|방이야|방임|교실|보건실|상담실|학원|도서관|"
+    r"거실|기숙사|친구집|친구네|할머니|할아버지|카페|편의점|경찰서|병원|교무실)"
+)
+_WITH_SOMEONE = re.compile(r"(함께있|같이있|옆에있|곁에있|데리고있|보고있어|지켜보)")
+_SAFE_WORDS = re.compile(
+    r"(안전해|안전함|안전합|안전한곳|안전한데|안전하긴|괜찮아|괜찮은|괜찮습|집이야|집임|집이에|집에있|"
+    r"방이야|방임|방에있)"
+)
+_UNSAFE_WORDS = re.compile(
+    r"(안전하지않|안전안|안안전|위험해|위험함|위험한곳|위험합|무서운곳|안괜찮|도와줘|도와주세요|살려줘|"
+    r"뛰어내|떨어질|죽을|혼자못|칼|약먹|약을|피가)"
+)
+
+
+DANGER_PLACE_NAMES = frozenset(name for _, name in _DANGER_PLACES)
+
+
+def danger_place(text: Optional[str]) -> Optional[str]:
+    """The category of a dangerous place the message names, if any."""
+    s = squash(text)
+    for pattern, name in _DANGER_PLACES:
+        if re.search(pattern, s):
+            return name
+    return None
+
+
+def safety_answer(text: Optional[str]) -> Tuple[Optional[str], Optional[str]]:
+    """("safe" | "unsafe" | None, place category) for an answer to "are you safe?"."""
+    s = squash(text)
+    place = danger_place(text)
+    if place or _UNSAFE_WORDS.search(s):
+        return "unsafe", place
+    polarity = yes_no(text, verbs=("안전",), okay_means=YES)
+    if polarity == NO:
+        return "unsafe", None
+    if polarity == YES or _SAFE_WORDS.search(s) or _SAFE_PLACE.search(s) or _WITH_SOMEONE.search(s):
+        return "safe", None
+    return None, None
+
+
+# --- crisis statements taken back, and about someone else ------------------------------
+
+_RETRACT = (
+    r"(죽고싶|자살|자해|죽고십|죽겠다|죽는다|사라지고싶)[가-힣]{0,6}"
+    r"(는게|다는게|단게|단거|는거|다는거|다는말|단말|다고한거|려는게|려는거|은게|은거|건)"
+    r"(아니|아님|아닌|아냐|아니야|아니고|아니라)",
+    r"(죽고싶|자살하고싶|죽을생각)[가-힣]{0,4}(진|지는|지도)?않",
+    r"(그런|그런거|그런뜻|그런의미|그런말|그런생각|그런마음)[가-힣]{0,3}(아니|아님|아냐|아닌|없어|없음|없고)",
+    r"(그냥|걍|진짜|단순히)[가-힣]{0,4}(물어본|물어봤|궁금해서|궁금했|질문한|알고싶어서)",
+    r"(오해|잘못말|말이헛)",
+)
+
+
+def retracts_crisis(text: Optional[str]) -> bool:
+    """The writer says they did not mean suicide ("죽고 싶다는 게 아니라 …")."""
+    return _any(_RETRACT, squash(text))
+
+
+_OTHER_PERSON = re.compile(
+    r"(친구|동생|언니|오빠|누나|형이|형도|형은|우리애|우리아이|아이가|애가|딸|아들|자녀|"
+    r"학생이|학생한테|학생은|제자|반애|반친구|그애|그친구|선배|후배)"
+)
+# Korean says "싶다" of oneself; of someone else it is "싶대", "싶다고 해",
+# "싶어 해". Reported speech marks the other person's crisis.
+_REPORTED = re.compile(
+    r"(싶대|싶다고|싶어해|싶어하|싶어한|싶다며|싶다는데|싶다는글|싶다는말|싶다는얘기|싶다는메시지|"
+    r"싶다는카톡|싶다는문자|싶다는게시|싶단말|썼습니다|썼어요|올렸어요|올렸습니다|보냈어요|싶댔|한대|했대|"
+    r"그었대|할거래|하려한대|"
+    r"하려고해|하려고한|려고해요|겠대|다고해|다고했|다고하|래요|대요|냈대|먹었대|했어요|했습니다|"
+    r"하고있어요|하고있습니다|그었어요|그었습니다|해요|합니다)"
+)
+_SELF = re.compile(r"(^|[^가-힣])?(나|내가|난|나도|저|제가|저도|나는|저는)(죽|자살|사라지|뛰어)")
+_SELF_WISH = re.compile(r"싶(어|다|었|음|네|은데|어서|고|어요|습니다)(?!해|하|한)")
+
+
+def about_someone_else(text: Optional[str], adult: bool = False) -> bool:
+    """The crisis is another person's (a friend, a child, a student), not the
+    writer's: someone else is named and the crisis is reported, not wished
+    in the first person ("친구가 죽고 싶대", "딸이 자해를 해요"; not "걔네 보고
+    뛰어내리고 싶었어"). A teacher or parent (`adult`) naming a student or a
+    child is speaking about them unless they say "저는"."""
+    s = squash(text)
+    if not _OTHER_PERSON.search(s) or _SELF.search(s):
+        return False
+    if adult or _REPORTED.search(s):
+        return True
+    return not _SELF_WISH.search(s)
+
+
+# --- who is speaking ------------------------------------------------------------
+
+# How teachers and parents say who they are ("교사입니다", "저희 아이가"). "상담
+# 선생님" (a counsellor the student wants) does not make the writer a teacher.
+_TEACHER = re.compile(
+    r"(교사|교원|담임|교감|교장|보건\s*선생님|선생님\s*(인데|이에요|입니다|이고|이라서)"
+    r"|학교에서\s*근무|(저|제가)\s*선생님|저희\s*반\s*(학생|아이|애)|우리\s*반\s*학생|제자)"
+)
+_PARENT = re.compile(
+    r"(학부모|보호자(인데|입니다|예요|이에요)"
+    r"|(저희|우리|제)\s*(아이|애|딸|아들|자녀|큰애|작은애|딸아이|아들놈)"
+    r"|(엄마|아빠|어머니|아버지)\s*(인데|입니다|예요|이에요|이고|에요)"
+    r"|(딸|아들)(이|아이가|애가)\s)"
+)
+
+
+def role(text: Optional[str]) -> Optional[str]:
+    """'teacher' or 'parent' when the message says so, else None."""
+    if not text:
+        return None
+    if _TEACHER.search(text):
+        return "teacher"
+    if _PARENT.search(text):
+        return "parent"
+    return None
+
+
+# The writer is the one pictured: "내 얼굴", "제 사진이", "나를 합성", "나 방금 알았는데".
+_VICTIM = (
+    r"(내|제|나의|저의|내가나온|내셀카|내프사)(얼굴|사진|셀카|프사|몸|영상|사진들|얼굴로|이름|인스타사진|신상)",
+    r"(나|저)(를|도|랑)(합성|능욕|찍|몰카|딥페)",
+    r"(나|저)(로|를가지고)(합성|딥페|만든)",
+    r"(나|저)(를|도)?[가-힣]{0,3}(합성|딥페이크|능욕)(당|돼|됐|되었|된)",
+    r"(내|제)(합성|딥페이크)(사진|영상|물)",
+    r"(내가|제가)(피해자|당했|당한)",
+    r"^(나|저)(방금|지금|오늘|어제|이제|막)(알았|봤|들었|발견)",
+    r"(나|저)(한테|에게)(사진|합성|영상)[가-힣]{0,4}(보내|왔|옴)",
+)
+# The writer made, shared, bought or watched: "내가 합성했", "나도 그 방에 있었".
+_INVOLVED = (
+    r"(내가|제가|나도|저도|우리가|친구랑내가)[가-힣]{0,12}(합성했|합성한|만들었|만든|만듦|퍼뜨|유포|공유했|"
+    r"공유한|올렸|올린|보냈|보낸|돌렸|돌린|샀|산거|구매|저장했|저장한|다운|봤|봄|본거|들어가있|있었|초대)",
+    r"(나도|저도)[가-힣]{0,6}(그방|텔방|능욕방|단톡|방에)",
+)
+
+
+def victim_cue(text: Optional[str]) -> bool:
+    s = squash(text)
+    return _any(_VICTIM, s) and not involved_cue(text)
+
+
+def involved_cue(text: Optional[str]) -> bool:
+    return _any(_INVOLVED, squash(text))
+
+
+# What the one who made or shared asks next (content/involved.yml topics).
+_INVOLVED_TOPICS = (
+    ("turn_in", r"(자수|자백|경찰서에가|내발로|신고해야하나|스스로신고)"),
+    ("apologise", r"(사과|미안하다고|용서)"),
+    ("police", r"(경찰|잡혀|잡히|체포|처벌받|감옥|소년원|전과|기록남|집에찾아|연락와|연락오)"),
+    ("delete", r"(지우면|삭제하면|지웠는데|지웠어|지워도|지우면되|폰초기화|탈퇴하면)"),
+    ("left_room", r"(나가면|나왔는데|나갔는데|탈퇴|방나가|방에서나)"),
+    ("saw_only", r"(보기만|본것만|본거|봤는데|봤어|원치않|모르고봤|그냥봤|초대만|들어가기만)"),
+    ("what_now", r"(어떡|어케해|어캄|어떻게해야|어떻게하면|이제뭐|뭘해야|뭐해야|할수있는게)"),
+    ("worried", r"(무서|걱정|불안|죄책|미치겠|잠이안|괴로|후회|미안해|죽을죄)"),
+)
+
+
+def involved_topic(text: Optional[str]) -> Optional[str]:
+    s = squash(text)
+    for topic, pattern in _INVOLVED_TOPICS:
+        if re.search(pattern, s):
+            return topic
+    return None
+
+
+# What a privacy question is about (content/privacy.yml topics).
+_PRIVACY_TOPICS = (
+    ("parents", r"(부모|엄마|아빠|어머니|아버지|보호자|집에연락|집에알|집으로연락|집에전화|가족)"),
+    ("school", r"(학교|선생님이알|담임|학폭위|학교폭력위)"),
+    ("counsellor", r"(상담선생님|상담사|상담쌤|선생님이보|상담원)"),
+    ("anonymous", r"(익명|이름|실명|신분|누군지|신원)"),
+    ("records", r"(기록|저장|남아|남나|누가봐|누가보|볼수있|삭제|지워|경찰이봐|영장|캡처남)"),
+)
+
+
+def privacy_topic(text: Optional[str]) -> str:
+    s = squash(text)
+    for topic, pattern in _PRIVACY_TOPICS:
+        if re.search(pattern, s):
+            return topic
+    return "general"
+
+
+# --- the delete confirmation -------------------------------------------------------
+
+_DELETE_VERBS = ("지우", "지워", "지웟", "지울", "삭제", "없애")
+_KEEP_VERBS = ("남겨", "남기", "놔둬", "냅둬", "놔두", "그대로", "보관", "살려")
+_GO_ON = re.compile(r"(계속|이어서|이어|마저|하던거|하던것|신고하|신고할|신고계속)")
+
+
+def delete_answer(text: Optional[str]) -> Tuple[Optional[str], bool]:
+    """(YES | NO | None, whether the writer wants to go on with the report).
+
+    Erasing needs an unambiguous yes: "네 지워 주세요", "응 다 지워". "지우지 마",
+    "아니 지우지 말고 신고 계속하자" are no; anything else is unclear.
+    """
+    answer = yes_no(text, verbs=_DELETE_VERBS, okay_means=NO, keep_verbs=_KEEP_VERBS)
+    go_on = bool(_GO_ON.search(squash(text)))
+    if go_on and answer == YES and not _verb_readings(squash(text), _DELETE_VERBS)[0]:
+        answer = None  # "응 계속하자": yes to what? Ask again.
+    if go_on and answer is None and _verb_readings(squash(text), _DELETE_VERBS)[1]:
+        answer = NO
+    return answer, go_on and answer == NO
+
+
+# --- answers to the forms' questions ------------------------------------------------
+# The report form's words live in content/report.yml (`answers`, `skip_words`,
+# `stop_words`, `done_words`); the quiz's answers are read by
+# jikimi.content.parse_answer. The context policy asks these too, to tell an
+# answer from an interruption before the form runs.
+
+_URL = re.compile(r"(?:https?://|www\.|t\.me/)[^\s<>\"']+", re.I)
+MAX_LINK_CHARS = 500
+# Control words ("그만", "몰라") count only in a short message: in a long
+# description they are part of the story.
+SHORT = 12
+_TRAILING = re.compile(r"[.!?~,ㅎㅋㅠㅜ^]+$")
+
+
+def _report() -> dict:
+    from jikimi import content
+
+    return content._read_yaml("report.yml")
+
+
+def _plain(text: Optional[str]) -> str:
+    return re.sub(r"\s+", "", text or "").lower()
+
+
+def has_word(text: Optional[str], words: Iterable[str]) -> bool:
+    """Whether a word occurs in the answer; "=word" must be the whole answer."""
+    squashed = _plain(text)
+    whole = _TRAILING.sub("", squashed)
+    return any(
+        whole == _plain(word[1:]) if word.startswith("=") else _plain(word) in squashed
+        for word in words
+    )
+
+
+def is_short(text: Optional[str]) -> bool:
+    return len(_plain(text)) <= SHORT
+
+
+def wants_stop(text: Optional[str]) -> bool:
+    return is_short(text) and has_word(text, _report()["stop_words"])
+
+
+def wants_skip(text: Optional[str]) -> bool:
+    return is_short(text) and has_word(text, _report()["skip_words"])
+
+
+def report_done(text: Optional[str]) -> bool:
+    """No (more) links: "없어요", "다 보냈어요", or a skip."""
+    return is_short(text) and (has_word(text, _report()["done_words"]) or wants_skip(text))
+
+
+def report_choice(slot: Optional[str], text: Optional[str]) -> Optional[str]:
+    """The stored value a multiple-choice answer means ("minor", "yes", ...), "skip"
+    for a skip, or None when the message is not an answer to that question."""
+    question = (_report().get("questions") or {}).get(slot or "")
+    if not question:
+        return None
+    for value, words in (question.get("answers") or {}).items():
+        if has_word(text, words):
+            return str(value)
+    if wants_skip(text):
+        return "skip"
+    return None
+
+
+def extract_links(text: Optional[str]) -> list:
+    """Web links in the text, cleaned of trailing punctuation; others ignored."""
+    from urllib.parse import urlsplit
+
+    links = []
+    for match in _URL.findall(text or ""):
+        link = match.rstrip(".,;:!?)]}'\"")
+        if not link.lower().startswith(("http://", "https://")):
+            link = "https://" + link
+        parts = urlsplit(link)
+        if parts.scheme in ("http", "https") and "." in (parts.hostname or ""):
+            if len(link) <= MAX_LINK_CHARS:
+                links.append(link)
+    return links
+
+
+def quiz_answer(slots: dict, text: Optional[str]) -> Optional[int]:
+    """The choice a quiz answer means for the question being asked, or None."""
+    from jikimi import content
+
+    ids = slots.get("quiz_ids") or []
+    index = int(slots.get("quiz_index") or 0)
+    if index >= len(ids):
+        return None
+    question = {q.id: q for q in content.quiz_questions()}.get(ids[index])
+    return None if question is None else content.parse_answer(question, text or "")
+
+
+# "신고할래", "신고 기록 남길래", "신고 이어서 할래": the victim wants the report
+# form (typed rather than tapped). Not "신고하면 어떻게 돼?" (a question).
+_WANTS_REPORT = re.compile(
+    r"(신고|신고서|신고기록|기록|삭제요청|삭제신청)[가-힣]{0,6}"
+    r"(할래|할게|하고싶|하고파|하자|해줘|해주세요|해볼래|남길래|남기고싶|남겨줘|준비|이어서|계속|마저|"
+    r"하려고|할거|할래요|할게요|하고싶어요|해야겠)"
+)
+
+
+def wants_report(text: Optional[str]) -> bool:
+    """The writer asks to make (or go on with) the report, in words."""
+    if is_question(text):
+        return False
+    s = squash(text)
+    return bool(_WANTS_REPORT.search(s)) and not re.search(r"(지워|지우|삭제해|없애)", s)
+
+
+# "그거 지워 주세요", "사진 삭제하고 싶어": the material online, not the record
+# here ("내 기록 지워줘" is delete_my_data).
+_TAKEDOWN_VERB = re.compile(r"(지워|지우|삭제|내려|없애|안보이게|못보게)")
+_RECORD_WORDS = re.compile(r"(기록|대화|채팅|내역|여기|데이터|정보|계정|번호|신고한거|신고내용)")
+_MATERIAL_WORDS = re.compile(
+    r"(사진|영상|합성|게시물|글|그거|그것|파일|동영상|딥페|링크|방|올라온)"
+)
+
+
+def wants_takedown(text: Optional[str]) -> bool:
+    """The writer wants the material taken down (not this conversation erased)."""
+    s = squash(text)
+    if not _TAKEDOWN_VERB.search(s) or _RECORD_WORDS.search(s):
+        return False
+    return bool(_MATERIAL_WORDS.search(s)) or bool(
+        re.search(r"(지워|지우|삭제)(달라|주세요|줘|싶|하는법|할수)", s)
+    )

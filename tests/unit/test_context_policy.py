@@ -1,0 +1,244 @@
+"""bot/policies/context.py on real trackers and the real domain: what the bot
+does with a message depends on what it just asked, the form in progress and
+who is speaking. The whole turn is also played step by step through
+predict_action_probabilities, as Rasa does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import pytest
+from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, ActiveLoop, SlotSet, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from bot.policies import context
+from bot.policies.context import ContextPolicy
+
+ROOT = Path(__file__).resolve().parents[2]
+DOMAIN = Domain.load(str(ROOT / "bot" / "domain"))
+LISTEN = "action_listen"
+
+
+def user(text: str, intent: str, confidence: float = 0.95, danger: Optional[str] = None):
+    entities = [{"entity": "danger", "value": danger}] if danger else []
+    return [
+        ActionExecuted(LISTEN),
+        UserUttered(text, {"name": intent, "confidence": confidence}, entities),
+    ]
+
+
+def bot(*actions: str):
+    return [ActionExecuted(a) for a in actions]
+
+
+def flat(parts) -> list:
+    return [e for p in parts for e in (flat(p) if isinstance(p, (list, tuple)) else [p])]
+
+
+def tracker(*parts) -> DialogueStateTracker:
+    return DialogueStateTracker.from_events("test", flat(parts), slots=DOMAIN.slots)
+
+
+def plan(*parts) -> Optional[List[str]]:
+    decided = context.decide(context._turn(tracker(*parts)))
+    return decided.actions if decided else None
+
+
+def events_of(*parts):
+    return context.decide(context._turn(tracker(*parts))).events
+
+
+CRISIS_TURN = bot("utter_crisis", "action_crisis_handoff", "utter_ask_safe")
+
+
+def test_a_detector_crisis_gets_the_reply_a_page_and_the_safety_question():
+    assert plan(user("요즘 진짜 다 놓고 싶고 죽고싶어", "crisis", danger="self_harm")) == [
+        "utter_crisis", "action_crisis_handoff", "utter_ask_safe",
+    ]  # fmt: skip
+
+
+def test_the_classifier_alone_gets_a_gentle_check_and_no_page():
+    assert plan(user("어제 밤", "crisis", 0.99)) == ["utter_crisis_check"]
+
+
+@pytest.mark.parametrize("answer, intent", [("ㄴㄴ", "deny"), ("아니요", "deny"), ("안전하지 않아", "affirm")])
+def test_no_to_the_safety_question_gets_what_to_do_now(answer, intent):
+    assert plan(CRISIS_TURN, user(answer, intent)) == ["utter_crisis_unsafe", "action_crisis_update"]
+
+
+def test_a_place_is_unsafe_and_the_crisis_text_is_not_repeated():
+    got = plan(CRISIS_TURN, user("학교 옥상임", "crisis", danger="self_harm"))
+    assert got == ["utter_crisis_unsafe", "action_crisis_update"]
+    assert SlotSet("crisis_place", "옥상·높은 곳") in events_of(
+        CRISIS_TURN, user("학교 옥상임", "crisis", danger="self_harm")
+    )
+
+
+def test_yes_to_the_safety_question_is_acknowledged_not_the_menu():
+    assert plan(CRISIS_TURN, user("응 집이야", "affirm")) == ["utter_crisis_safe", "action_crisis_update"]
+
+
+def test_an_unclear_answer_is_asked_once_more_then_given_the_steps():
+    assert plan(CRISIS_TURN, user("몰라", "out_of_scope")) == ["utter_ask_safe_again"]
+    again = [CRISIS_TURN, user("몰라", "out_of_scope"), bot("utter_ask_safe_again")]
+    assert plan(*again, user("음...", "nlu_fallback")) == ["utter_crisis_unsafe", "action_crisis_update"]
+
+
+def test_a_retracted_statement_pages_nobody():
+    got = plan(user("나 죽고싶다는거 아닌데 그냥 물어본거임", "crisis", danger="self_harm"))
+    assert got == ["utter_crisis_clarified"]
+
+
+def test_someone_elses_crisis_gets_the_third_person_version():
+    assert plan(user("친구가 자꾸 죽고싶대", "crisis", danger="self_harm")) == [
+        "utter_crisis_other", "utter_ask_safe_other",
+    ]  # fmt: skip
+
+
+def test_a_yes_to_the_gentle_check_is_the_crisis_dialogue_with_a_page():
+    turn = [user("다 끝났어", "crisis", 0.9), bot("utter_crisis_check")]
+    assert plan(*turn, user("응", "affirm")) == [
+        "utter_crisis", "action_crisis_handoff", "utter_ask_safe",
+    ]  # fmt: skip
+    assert SlotSet("crisis_confirmed", True) in events_of(*turn, user("응", "affirm"))
+    assert plan(*turn, user("아니", "deny")) == ["utter_crisis_check_no"]
+    assert plan(*turn, user("아니 그런 뜻 아님", "deny")) == ["utter_crisis_clarified"]
+
+
+IN_REPORT = [
+    user("신고할래", "report_incident"),
+    bot("report_form"),
+    ActiveLoop("report_form"),
+    SlotSet("report_age", "minor"),
+]
+
+
+def at(slot: str):
+    return [SlotSet("requested_slot", slot)]
+
+
+def test_a_free_text_answer_that_looks_like_a_crisis_is_the_answer():
+    assert plan(IN_REPORT, at("report_when"), user("어제 밤", "crisis", 0.99)) is None
+    assert plan(IN_REPORT, at("report_relation"), user("우리반 남자애들인거같아", "crisis")) is None
+
+
+def test_a_detector_crisis_pauses_the_form_first():
+    parts = [IN_REPORT, at("report_platform"), user("그냥 죽고싶다", "crisis", danger="self_harm")]
+    assert plan(*parts) == [
+        "action_deactivate_loop", "utter_crisis", "action_crisis_handoff", "utter_ask_safe",
+    ]  # fmt: skip
+    events = events_of(*parts)
+    assert SlotSet("paused_form", "report_form") in events
+    assert SlotSet("report_platform", None) in events  # what the slot mapping took
+
+
+def test_the_paused_form_is_offered_again_after_a_safe_answer():
+    paused = [SlotSet("paused_form", "report_form"), CRISIS_TURN]
+    assert plan(*paused, user("응 방이야", "affirm")) == [
+        "utter_crisis_safe", "action_crisis_update", "utter_offer_resume_report",
+    ]  # fmt: skip
+    offer = [*paused, user("응", "affirm"), bot("utter_crisis_safe", "utter_offer_resume_report")]
+    assert plan(*offer, user("응 이어서", "affirm")) == ["report_form"]
+    assert plan(*offer, user("나중에", "deny")) == ["utter_resume_later"]
+
+
+def test_refusing_deletion_deletes_nothing_and_can_go_on_with_the_report():
+    asked = [IN_REPORT, bot("action_deactivate_loop", "utter_delete_confirm")]
+    assert plan(*asked, user("아니 지우지말고 신고 계속하자고", "delete_my_data")) == [
+        "utter_delete_cancelled", "report_form",
+    ]  # fmt: skip
+    assert plan(*asked, user("지우지 마", "delete_my_data")) == ["utter_delete_cancelled"]
+    assert plan(*asked, user("음 근데 지우면 어케되는데?", "delete_my_data")) == [
+        "utter_delete_confirm_again"
+    ]
+    assert plan(*asked, user("네 지워주세요", "affirm")) == ["action_delete_my_data"]
+
+
+def test_a_counsellor_is_offered_and_only_a_yes_pages():
+    assert plan(user("상담쌤이랑 얘기하고싶어", "request_counsellor")) == ["action_offer_counsellor"]
+    offered = [user("상담 선생님 있어?", "request_counsellor"), bot("action_offer_counsellor")]
+    assert plan(*offered, user("응 연결해줘", "affirm")) == ["action_request_counsellor"]
+    assert plan(*offered, user("아 아직은 괜찮아", "deny")) == ["utter_counsellor_declined"]
+
+
+def test_a_first_person_disclosure_is_the_victims():
+    assert plan(user("우리학교 텔방에 내얼굴 박힌 벗은사진 돌고잇대", "ask_bystander_help")) == [
+        "utter_report_incident"
+    ]
+
+
+def test_the_one_who_shared_gets_an_answer_to_what_he_asked():
+    shared = [
+        SlotSet("stance", "involved"),
+        user("내가 단톡에 사진 돌렸어", "disclose_involvement"),
+        bot("action_lesson"),
+    ]
+    assert plan(*shared, user("자수하면 어케됨?", "ask_law")) == ["action_involved_answer"]
+    assert plan(*shared, user("헐 그럼 나 이제 어떡함", "express_distress")) == [
+        "action_involved_answer"
+    ]
+
+
+def test_roles_are_kept_from_what_was_said():
+    said = tracker(user("담임입니다. 반 학생 사진이 돌고 있어요", "ask_bystander_help"))
+    events = context.role_events(context._turn(said))
+    assert SlotSet("user_role", "teacher") in events
+    assert SlotSet("stance", "bystander") in events
+
+
+def test_the_same_long_reply_is_not_sent_twice_in_a_row():
+    before = [user("내 사진이 합성됐어", "report_incident"), bot("utter_report_incident")]
+    assert plan(*before, user("내 사진이 합성됐다고ㅠ", "report_incident")) == ["utter_what_next"]
+
+
+# --- the policy as Rasa runs it ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def policy(tmp_path_factory):
+    storage = LocalModelStorage(tmp_path_factory.mktemp("storage"))
+    return ContextPolicy.create(
+        ContextPolicy.get_default_config(),
+        storage,
+        Resource("context"),
+        ExecutionContext(GraphSchema({}), "test"),
+    )
+
+
+def play(policy, events) -> List[str]:
+    """Predicts and runs actions until listen, as the processor does."""
+    state = tracker(*events)
+    done: List[str] = []
+    for _ in range(10):
+        prediction = policy.predict_action_probabilities(state, DOMAIN)
+        state.update_with_events(prediction.events + prediction.optional_events, DOMAIN)
+        if max(prediction.probabilities) < 0.5:
+            return done
+        action = DOMAIN.action_names_or_texts[prediction.max_confidence_index]
+        state.update(ActionExecuted(action))
+        if action == LISTEN:
+            return done
+        done.append(action)
+    raise AssertionError(f"no listen after {done}")
+
+
+def test_a_whole_turn_is_predicted_then_listen(policy):
+    assert play(policy, [CRISIS_TURN, user("ㄴㄴ", "deny")]) == [
+        "utter_crisis_unsafe", "action_crisis_update",
+    ]  # fmt: skip
+
+
+def test_the_policy_abstains_when_context_changes_nothing(policy):
+    assert play(policy, [user("딥페이크가 뭐야", "ask_what_is_deepfake")]) == []
+
+
+def test_pausing_a_form_beats_the_forms_own_prediction(policy):
+    state = tracker(IN_REPORT, at("report_when"), user("죽고싶어", "crisis", danger="self_harm"))
+    prediction = policy.predict_action_probabilities(state, DOMAIN)
+    assert prediction.is_no_user_prediction
+    assert DOMAIN.action_names_or_texts[prediction.max_confidence_index] == "action_deactivate_loop"

@@ -1,0 +1,206 @@
+"""jikimi/reading.py: how an answer is read against the question it answers.
+The sentences are written the way students type (반말, 초성, no spacing)."""
+
+from __future__ import annotations
+
+import pytest
+
+from jikimi import reading
+from jikimi.reading import NO, YES
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("네 지워주세요", YES),
+        ("ㅇㅇ 다 지워", YES),
+        ("응", YES),
+        ("네, 모두 지워 주세요", YES),
+        ("삭제해줘", YES),
+        ("아니", NO),
+        ("ㄴㄴ 그냥 둬", NO),
+        ("지우지 마", NO),
+        ("아니 지우지말고 신고 계속하자고", NO),
+        ("아 그럼 안지울래", NO),
+        ("웅 근데 신고한건 남겨줘", None),
+        ("괜찮아요", NO),
+        # unclear: nothing may be erased on these
+        ("아니 지워줘", None),
+        ("음 근데 지우면 어케되는데?", None),
+        ("음...", None),
+        ("몰라", None),
+        ("응 계속하자", None),
+    ],
+)
+def test_the_delete_question_needs_an_unambiguous_yes(text, expected):
+    assert reading.delete_answer(text)[0] == expected
+
+
+def test_no_to_deleting_can_also_mean_go_on_with_the_report():
+    assert reading.delete_answer("아니 지우지 말고 신고 계속할래") == (NO, True)
+    assert reading.delete_answer("ㄴㄴ 안지워") == (NO, False)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("응 연결해줘", YES),
+        ("네 부탁드려요", YES),
+        ("ㅇㅇ", YES),
+        ("아 ㄴㄴ 아직은 됐어", NO),
+        ("아직은 괜찮아", NO),
+        ("지금은 괜찮습니다. 아이와 먼저 이야기해 볼게요.", NO),
+        ("선생님이 내 이름 알게 돼?", None),
+    ],
+)
+def test_the_counsellor_offer(text, expected):
+    assert reading.yes_no(text, verbs=("연결",), okay_means=NO) == expected
+
+
+@pytest.mark.parametrize(
+    "text, status, place",
+    [
+        ("아니", "unsafe", None),
+        ("아니요...", "unsafe", None),
+        ("ㄴㄴ", "unsafe", None),
+        ("안전하지 않아", "unsafe", None),
+        ("학교 옥상임", "unsafe", "옥상·높은 곳"),
+        ("한강 다리 위", "unsafe", "다리·물가"),
+        ("기찻길 옆이야", "unsafe", "철로·역"),
+        ("응", "safe", None),
+        ("응 집이야", "safe", None),
+        ("방에 혼자 있어", "safe", None),
+        ("괜찮아", "safe", None),
+        ("지금 보건실에 저와 함께 있습니다.", "safe", None),
+        ("몰라", None, None),
+        ("음...", None, None),
+    ],
+)
+def test_the_safety_question(text, status, place):
+    assert reading.safety_answer(text) == (status, place)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "나 죽고싶다는거 아닌데 그냥 물어본거임",
+        "죽고 싶다는 게 아니라 너무 힘들다는 거야",
+        "그런 뜻 아니야",
+        "자살하고 싶진 않아",
+    ],
+)
+def test_a_crisis_statement_taken_back(text):
+    assert reading.retracts_crisis(text)
+
+
+@pytest.mark.parametrize("text", ["죽고 싶어", "진짜 다 끝내고 싶다", "아니 죽고 싶어"])
+def test_a_crisis_statement_not_taken_back(text):
+    assert not reading.retracts_crisis(text)
+
+
+@pytest.mark.parametrize(
+    "text, other",
+    [
+        ("친구가 죽고싶대", True),
+        ("딸이 자해를 해요", True),
+        ("저희 아이가 죽고 싶다고 해요", True),
+        ("동생이 손목을 그었어요", True),
+        ("나 죽고싶어", False),
+        ("걔네가 그거 보면서 웃는거 보고 진짜 뛰어내리고 싶었어", False),
+    ],
+)
+def test_whose_crisis_it_is(text, other):
+    assert reading.about_someone_else(text) == other
+
+
+@pytest.mark.parametrize(
+    "text, victim, involved",
+    [
+        ("나 방금 알았는데 ㅠ", True, False),
+        ("우리학교 텔방에 내얼굴 박힌 벗은사진 돌고잇대", True, False),
+        ("내 얼굴로 만든 벗은 사진이 돈대", True, False),
+        ("내가 친구 얼굴 합성했는데", False, True),
+        ("내가 합성사진 돌린거 다 들킴", False, True),
+        ("나도 그 방에 있었는데", False, True),
+        ("친구 사진이 능욕방에 올라왔어", False, False),
+    ],
+)
+def test_who_is_speaking(text, victim, involved):
+    assert reading.victim_cue(text) == victim
+    assert reading.involved_cue(text) == involved
+
+
+@pytest.mark.parametrize(
+    "text, role",
+    [
+        ("교사입니다. 반 학생 사진이 합성됐어요", "teacher"),
+        ("담임인데요 어떻게 해야 하나요", "teacher"),
+        ("저희 딸이 피해를 입었어요", "parent"),
+        ("상담 선생님이랑 얘기하고 싶어요", None),
+        ("친구 엄마가 알면 어떡해", None),
+    ],
+)
+def test_role(text, role):
+    assert reading.role(text) == role
+
+
+@pytest.mark.parametrize(
+    "text, question",
+    [
+        ("엄마한텐 말 안해도 되는거지?", True),
+        ("잠깐만 근데 이거 하면 학교나 집에 연락가?", True),
+        ("자수하면 어케됨", True),
+        ("어제 밤", False),
+        ("밤에요", False),
+        ("새벽에 봤어요", False),
+        ("우리반 남자애들인거같아", False),
+    ],
+)
+def test_questions(text, question):
+    assert reading.is_question(text) == question
+
+
+@pytest.mark.parametrize(
+    "slot, text, value",
+    [
+        ("report_relation", "우리반 남자애들인거같아", "classmate"),
+        ("report_relation", "모르는 사람이에요", "stranger"),
+        ("report_relation", "누군지 몰라요", "unknown"),
+        ("report_age", "중2예요", "minor"),
+        ("report_age", "성인이에요", "adult"),
+        ("report_online", "아직 있어요", "yes"),
+        ("report_online", "건너뛸래요", "skip"),
+        ("report_age", "너무 무서워", None),
+    ],
+)
+def test_report_choices(slot, text, value):
+    assert reading.report_choice(slot, text) == value
+
+
+@pytest.mark.parametrize(
+    "text, topic",
+    [
+        ("부모님이 알게 돼?", "parents"),
+        ("엄마한텐 말 안해도 되는거지?", "parents"),
+        ("학교에 연락가?", "school"),
+        ("익명으로 할 수 있어?", "anonymous"),
+        ("비밀 지켜져?", "general"),
+    ],
+)
+def test_privacy_topics(text, topic):
+    assert reading.privacy_topic(text) == topic
+
+
+@pytest.mark.parametrize(
+    "text, topic",
+    [
+        ("자수하면 어케됨?", "turn_in"),
+        ("피해자한테 사과하고싶은데", "apologise"),
+        ("경찰이 집에 와?", "police"),
+        ("지우면 되는거야?", "delete"),
+        ("헐 그럼 나 이제 어떡함", "what_now"),
+        ("너무 무섭고 죄책감 들어", "worried"),
+    ],
+)
+def test_involved_topics(text, topic):
+    assert reading.involved_topic(text) == topic
