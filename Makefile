@@ -6,6 +6,7 @@
 #   make bench-nlu  5-fold cross-validation: our pipeline vs stock Rasa
 #   make bench-safety  crisis recall / false positives: detector, classifier, both
 #   make bench-handoff  SMS latency through the stack (fake Twilio): median, p95
+#   make bench-dialogue  the conversation scenarios: pass rate per group, fallbacks, repeats
 #   make bench      load: simulated students at concurrency 1/8/32/64, latency, replies/s
 #   make content-review  every sentence Jikimi can say, with sources, in content-review.md
 
@@ -21,7 +22,7 @@ TRAIN_INPUTS := bot/config.yml $(shell find bot/domain bot/rules bot/components 
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: setup train run test bench bench-nlu bench-safety bench-handoff content-review lint clean
+.PHONY: setup train run test bench bench-nlu bench-safety bench-handoff bench-dialogue content-review lint clean
 
 setup: $(STAMP)
 
@@ -69,6 +70,10 @@ bench-safety: $(STAMP)
 
 bench-handoff: $(MODEL)
 	$(PY) scripts/bench_handoff.py
+
+# BENCH_ARGS passes options, e.g. BENCH_ARGS="--show-failures".
+bench-dialogue: $(MODEL)
+	$(PY) scripts/bench_dialogue.py $(BENCH_ARGS)
 
 # Loopback only, at most 60 s and 4000 replies per level (README "Speed").
 # BENCH_ARGS passes options, e.g. make bench BENCH_ARGS="--train --profile 3".

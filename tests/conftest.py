@@ -23,6 +23,16 @@ def model_path() -> Path:
 
 
 @pytest.fixture(scope="session")
+def stack(tmp_path_factory):
+    """The whole assistant running (`jikimi run` on free ports, a fake Twilio),
+    once per session: the end-to-end tests and the conversation scenarios share it."""
+    from tests.support.stack import running_stack
+
+    with running_stack(tmp_path_factory.mktemp("stack")) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
 def agent(model_path):
     """The trained assistant, loaded once for in-process conversation tests."""
     from rasa.core.agent import Agent

@@ -104,19 +104,25 @@ def tail(log: Path, chars: int = 4000) -> str:
     return log.read_text(errors="replace")[-chars:] if log.exists() else ""
 
 
-def popen(command: list, env: Dict[str, str], log: Path) -> subprocess.Popen:
+def popen(
+    command: list, env: Dict[str, str], log: Path, root: Path = ROOT
+) -> subprocess.Popen:
     with log.open("a") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "jikimi.cli", *command],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
 
 
-def start_run(env: Dict[str, str], log: Path) -> subprocess.Popen:
-    """`jikimi run` (all three processes), returned once all three answer."""
-    if not MODEL.exists():
-        raise NotUp(f"{MODEL} is missing: run the tests with `make test`, which trains it.")
-    process = popen(["run"], env, log)
+def start_run(
+    env: Dict[str, str], log: Path, root: Path = ROOT, model: Path = MODEL
+) -> subprocess.Popen:
+    """`jikimi run` (all three processes), returned once all three answer.
+    `root` and `model` run another checkout (scripts/bench_dialogue.py --before)."""
+    if not model.exists():
+        raise NotUp(f"{model} is missing: run the tests with `make test`, which trains it.")
+    extra = [] if model == MODEL else ["--model", str(model)]
+    process = popen(["run", *extra], env, log, root)
     try:
         for name, check in ready_checks(env).items():
             wait_until(check, TIMEOUTS_S[name], f"jikimi run ({name})", process, log)
