@@ -488,8 +488,9 @@ def page_entries() -> List[Entry]:
     entries.append(Entry(PAGES, "증거 기록 페이지 — content/evidence_log.html",
                          [page_text(page)], kind="page"))
     for kind in ("invalid", "expired", "gone", "unavailable"):
-        entries.append(Entry(PAGES, f"증거 기록 링크 오류 ({kind}) — content/evidence_log_error.html",
-                             [page_text(evidence_log.render_error(kind))], kind="page"))
+        where = f"증거 기록 링크 오류 ({kind}) — content/evidence_log_error.html"
+        text = page_text(evidence_log.render_error(kind))
+        entries.append(Entry(PAGES, where, [text], kind="page"))
     return entries
 
 
@@ -533,9 +534,10 @@ def render_markdown(entries: List[Entry], commit: str) -> str:
         "- 만든 방법: `make content-review` (scripts/content_review.py)",
         "- 검토와 승인 방법: README의 \"Reviewing what Jikimi says\"",
         "",
-        "각 말풍선은 휴대폰 한 화면에 보이는 메시지 하나예요(300자 이하). '근거'는 그 답이 말하는 사실과",
-        "출처예요. ※는 자료가 하나뿐이거나 날짜를 계산한 것이라 조심스럽게 말하는 사실이에요. 모든",
-        "사실의 전체 출처(주소 포함)는 맨 끝 '부록: 사실과 출처'에 있어요.",
+        "각 말풍선은 휴대폰 한 화면에 보이는 메시지 하나예요(300자 이하).",
+        "'근거'는 그 답이 말하는 사실과 출처예요. ※는 자료가 하나뿐이거나 날짜를",
+        "계산한 것이라 조심스럽게 말하는 사실이에요. 모든 사실의 전체 출처(주소 포함)는",
+        "맨 끝 '부록: 사실과 출처'에 있어요.",
         "",
         "## 차례",
         "",

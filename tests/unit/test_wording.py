@@ -103,7 +103,8 @@ def promise_problems(text: str) -> List[str]:
 def student_problems(text: str, own_words: bool = False) -> List[str]:
     """What a student must not read: humble forms aimed at them, articles, jargon.
     In the student's own words (a request they copy and send) humble forms are right."""
-    problems = [] if own_words else [f"{m.group(0)!r} in {text[:60]!r}" for m in HUMBLE.finditer(text)]
+    humble = [] if own_words else HUMBLE.findall(text)
+    problems = [f"{word!r} in {text[:60]!r}" for word in humble]
     problems += [f"article {m.group(0)!r} in {text[:60]!r}" for m in ARTICLE.finditer(text)]
     problems += [f"{word!r} in {text[:60]!r}" for word in JARGON if word in text]
     if "SHA-256" in text and "지문" not in text:  # explained in a few words, or not at all
