@@ -46,10 +46,48 @@ def buttons(items: Iterable[content.Button]) -> List[Dict[Text, Any]]:
     return [{"title": b.title, "payload": b.payload} for b in items]
 
 
-def send(dispatcher: CollectingDispatcher, replies: Iterable[content.Reply]) -> None:
-    """Sends content replies as chat messages, buttons under the last one."""
+# A bubble at least this long is not sent again right after it was sent.
+LONG_BUBBLE = 80
+
+
+def send(
+    dispatcher: CollectingDispatcher,
+    replies: Iterable[content.Reply],
+    tracker: Optional[Tracker] = None,
+) -> None:
+    """Sends content replies as chat messages, buttons under the last one.
+
+    With the `tracker`, long bubbles the bot sent in its previous turn are left
+    out (the same question again, or two answers sharing a paragraph, get no
+    identical text twice in a row); when nothing new is left, a short word
+    that it was said just now, with the reply's buttons.
+    """
+    replies = list(replies)
+    if tracker is not None and replies:
+        said = previous_bot_texts(tracker)
+        fresh = [r for r in replies if len(r.text) < LONG_BUBBLE or r.text not in said]
+        last_buttons = replies[-1].buttons
+        if not any(len(r.text) >= LONG_BUBBLE for r in fresh):
+            fresh = content.messages("already_said")
+        if fresh and fresh[-1].buttons != last_buttons and last_buttons:
+            fresh[-1] = content.Reply(fresh[-1].text, last_buttons)
+        replies = fresh
     for reply in replies:
         dispatcher.utter_message(text=reply.text, buttons=buttons(reply.buttons))
+
+
+def previous_bot_texts(tracker: Tracker) -> set:
+    """What the bot said in its previous turn (before the latest user message)."""
+    texts = set()
+    users = 0
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            users += 1
+            if users == 2:
+                break
+        elif users == 1 and event.get("event") == "bot" and event.get("text"):
+            texts.add(event["text"])
+    return texts
 
 
 @functools.cache

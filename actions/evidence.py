@@ -74,12 +74,13 @@ class ActionEvidenceHelp(Action):
                 platform_name=platform_name(platform),
                 **situation(tracker),
             ),
+            tracker,
         )
         # A student with a case gets a fresh link to its printable evidence log
         # (the expired-link page sends them here).
         link = evidence_link(case.code) if case else None
         if link:
-            send(dispatcher, [content.message("evidence_log_link", code=case.code, link=link)])
+            send(dispatcher, content.messages("evidence_log_link", code=case.code, link=link))
         return []
 
 
@@ -113,7 +114,7 @@ class ActionTakedownHelp(Action):
             platform_name=name,
             **who,
         )
-        send(dispatcher, advice + request)
+        send(dispatcher, advice + request, tracker)
         return []
 
 
@@ -164,7 +165,7 @@ class ActionAddEvidence(Action):
     ) -> List[EventType]:
         evidence = parse_evidence(tracker)
         if evidence is None:
-            send(dispatcher, [content.message("evidence_unreadable")])
+            send(dispatcher, content.messages("evidence_unreadable"))
             return []
         try:
             case = await run_blocking(
@@ -176,7 +177,7 @@ class ActionAddEvidence(Action):
             )
         except Exception:  # noqa: BLE001 - the student must hear it was not saved
             logger.exception("saving evidence failed")
-            send(dispatcher, [content.message("evidence_not_saved")])
+            send(dispatcher, content.messages("evidence_not_saved"))
             return []
         send(
             dispatcher,
@@ -205,19 +206,17 @@ class ActionDeleteMyData(Action):
             counts = await run_blocking(_erase, tracker.sender_id)
         except Exception:  # noqa: BLE001 - never claim a deletion that did not happen
             logger.exception("deleting a conversation's data failed")
-            send(dispatcher, [content.message("delete_failed")])
+            send(dispatcher, content.messages("delete_failed"))
             return []
         send(
             dispatcher,
-            [
-                content.message(
-                    "delete_done",
-                    cases=counts.get("cases", 0),
-                    evidence=counts.get("evidence", 0),
-                    handoffs=counts.get("handoffs", 0),
-                    outbox=counts.get("outbox", 0),
-                )
-            ],
+            content.messages(
+                "delete_done",
+                cases=counts.get("cases", 0),
+                evidence=counts.get("evidence", 0),
+                handoffs=counts.get("handoffs", 0),
+                outbox=counts.get("outbox", 0),
+            ),
         )
         return [Restarted()]
 

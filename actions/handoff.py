@@ -90,9 +90,9 @@ class ActionOfferCounsellor(Action):
             state = None
         if state is not None:
             name = "handoff_connected" if state == "accepted" else "handoff_waiting"
-            send(dispatcher, [content.message(name)])
+            send(dispatcher, content.messages(name))
             return []
-        send(dispatcher, [content.message("counsellor_offer", role=role_of(tracker))])
+        send(dispatcher, content.messages("counsellor_offer", role=role_of(tracker)))
         return []
 
 
@@ -116,17 +116,17 @@ class ActionRequestCounsellor(Action):
             result = await request(tracker, urgent=False, reason=reason)
         except Exception:  # noqa: BLE001 - never claim a request that was not made
             logger.exception("requesting a handoff failed")
-            send(dispatcher, [content.message("handoff_failed")])
+            send(dispatcher, content.messages("handoff_failed"))
             return []
         if result.already_active:
             name = "handoff_connected" if result.state == "accepted" else "handoff_waiting"
-            send(dispatcher, [content.message(name)])
+            send(dispatcher, content.messages(name))
         elif not result.counsellor_available:
-            send(dispatcher, [content.message("handoff_nobody")])
+            send(dispatcher, content.messages("handoff_nobody"))
         else:
             send(
                 dispatcher,
-                [content.message("handoff_requested", minutes=_minutes(result.timeout_s))],
+                content.messages("handoff_requested", minutes=_minutes(result.timeout_s)),
             )
         return []
 
@@ -162,11 +162,11 @@ class ActionCrisisHandoff(Action):
             return events
         if result.already_active:
             if result.state != "accepted":
-                send(dispatcher, [content.message("crisis_handoff_waiting")])
+                send(dispatcher, content.messages("crisis_handoff_waiting"))
         elif result.counsellor_available:
-            send(dispatcher, [content.message("crisis_handoff_requested")])
+            send(dispatcher, content.messages("crisis_handoff_requested"))
         else:
-            send(dispatcher, [content.message("crisis_handoff_nobody")])
+            send(dispatcher, content.messages("crisis_handoff_nobody"))
         return events
 
 
@@ -210,7 +210,7 @@ class ActionHandoffAccepted(Action):
             # Not accepted in the database (typed by hand?): no relay.
             dispatcher.utter_message(response="utter_default")
             return [FollowupAction("action_listen")]
-        send(dispatcher, [content.message("handoff_accepted")])
+        send(dispatcher, content.messages("handoff_accepted"))
         return [SlotSet("handoff_message", None)]
 
 
@@ -262,7 +262,7 @@ class ActionHandoffClosed(Action):
             name = "handoff_gone"
         else:
             name = "handoff_closed_by_student"
-        send(dispatcher, [content.message(name)])
+        send(dispatcher, content.messages(name))
         return [ActiveLoop(None), SlotSet("requested_slot", None), SlotSet("handoff_message", None)]
 
 
@@ -289,7 +289,7 @@ async def _forward(tracker: Tracker, dispatcher: CollectingDispatcher, urgent: b
         )
     except Exception:  # noqa: BLE001 - say it did not go through
         logger.exception("forwarding to the counsellor failed")
-        send(dispatcher, [content.message("handoff_forward_failed")])
+        send(dispatcher, content.messages("handoff_forward_failed"))
         return True
 
 

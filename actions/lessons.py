@@ -11,14 +11,15 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.common import repeated, role_of, send
 from jikimi import content, reading
 
-# A teacher or parent telling that their student or child is the victim (the
-# context policy routes it here) gets the adults' version of helping a victim.
+# A teacher or parent telling that their student or child is the victim, or a
+# friend asking about reporting for the victim (the context policy routes them
+# here), gets the version of the lesson on helping a victim.
 ADULT_TOPIC = {"report_incident": "ask_bystander_help"}
 
 
 def _topic(tracker: Tracker, role: Text) -> Text:
     topic = tracker.get_intent_of_latest_message()
-    if role in ("teacher", "parent"):
+    if role in ("teacher", "parent") or tracker.get_slot("stance") == "bystander":
         topic = ADULT_TOPIC.get(topic, topic)
     return topic
 
@@ -40,7 +41,7 @@ class ActionLesson(Action):
             return [FollowupAction("action_clarify")]
         if topic == tracker.get_slot("lesson_topic") and _lesson_just_given(tracker):
             return [FollowupAction("action_lesson_more")]
-        send(dispatcher, content.lesson(topic, role, 0))
+        send(dispatcher, content.lesson(topic, role, 0), tracker)
         return [SlotSet("lesson_topic", topic), SlotSet("lesson_depth", 0)]
 
 
@@ -65,9 +66,9 @@ class ActionLessonMore(Action):
         role = role_of(tracker)
         depth = int(tracker.get_slot("lesson_depth") or 0) + 1
         if depth >= content.lesson_depths(topic, role):
-            send(dispatcher, [content.message("lesson_end")])
+            send(dispatcher, content.messages("lesson_end"))
             return [SlotSet("lesson_depth", depth - 1)]
-        send(dispatcher, content.lesson(topic, role, depth))
+        send(dispatcher, content.lesson(topic, role, depth), tracker)
         return [SlotSet("lesson_depth", depth)]
 
 
@@ -88,5 +89,5 @@ class ActionInvolvedAnswer(Action):
         intent = tracker.get_intent_of_latest_message()
         if topic is None:
             topic = "worried" if intent == "express_distress" else "what_now"
-        send(dispatcher, content.involved(topic, role_of(tracker)))
+        send(dispatcher, content.involved(topic, role_of(tracker)), tracker)
         return [SlotSet("lesson_topic", "disclose_involvement")]

@@ -28,5 +28,5 @@ class ActionPrivacy(Action):
             # Asked again in other words: the whole account once more helps
             # nobody; what is stored is the part not yet told.
             topic = "records"
-        send(dispatcher, content.privacy(topic, role_of(tracker)))
+        send(dispatcher, content.privacy(topic, role_of(tracker)), tracker)
         return []

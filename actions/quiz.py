@@ -77,7 +77,7 @@ class ActionStartQuiz(Action):
     ) -> List[EventType]:
         ids = [q.id for q in content.quiz_questions()]
         chosen = random.sample(ids, min(QUESTIONS_PER_QUIZ, len(ids)))
-        send(dispatcher, [content.message("quiz_intro", total=len(chosen))])
+        send(dispatcher, content.messages("quiz_intro", total=len(chosen)))
         return [
             SlotSet("quiz_ids", chosen),
             SlotSet("quiz_index", 0),
@@ -140,7 +140,7 @@ class ValidateQuizForm(FormValidationAction):
                 return {"quiz_answer": intent["name"]}
             if _STOP.search(text) or intent.get("name") == "goodbye":
                 return {"quiz_answer": STOPPED}
-            send(dispatcher, [content.message("quiz_unclear")])
+            send(dispatcher, content.messages("quiz_unclear"))
             return {"quiz_answer": None}
 
         correct = given == question.answer
@@ -171,9 +171,9 @@ class ActionQuizEnd(Action):
         if ending in HELP_INTENTS:
             followup = [FollowupAction(HELP_INTENTS[ending])]
         elif ending == STOPPED:
-            send(dispatcher, [content.message("quiz_stopped")])
+            send(dispatcher, content.messages("quiz_stopped"))
         else:
-            send(dispatcher, [content.message("quiz_score", score=score, total=total)])
+            send(dispatcher, content.messages("quiz_score", score=score, total=total))
         return [
             SlotSet("quiz_ids", None),
             SlotSet("quiz_index", None),

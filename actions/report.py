@@ -50,6 +50,8 @@ QUESTION_INTENTS = {
     "ask_prevention", "ask_evidence", "ask_takedown", "bot_challenge",
 }  # fmt: skip
 ASIDE_INTENTS = {"express_distress"}
+# A short answer with a question mark ("아직 있어요?") is still an answer.
+QUESTION_MIN_CHARS = 6
 
 
 @functools.cache
@@ -155,7 +157,7 @@ class ValidateReportForm(FormValidationAction):
         """Distress instead of a choice: a kind word, then the question again."""
         intent = tracker.latest_message.get("intent") or {}
         if intent.get("name") in ASIDE_INTENTS and (intent.get("confidence") or 0) >= 0.5:
-            send(dispatcher, [content.message("report_aside")])
+            send(dispatcher, content.messages("report_aside"))
             return {slot: None, "form_aside": "aside"}
         return None
 
@@ -165,7 +167,9 @@ class ValidateReportForm(FormValidationAction):
         if _is_stored_value(slot, value):
             return {slot: value}
         text = value if isinstance(value, str) else ""
-        answer = reading.report_choice(slot, text)
+        # "남아있으면 지워줄 수 있어요?" holds an answer word but asks something.
+        asks = reading.is_question(text) and len(reading.squash(text)) > QUESTION_MIN_CHARS
+        answer = None if asks else reading.report_choice(slot, text)
         if answer is not None:
             return {slot: answer}
         handled = self._not_an_answer(slot, text, dispatcher, tracker) or self._aside(
@@ -289,7 +293,7 @@ def answer_question(
         first = content.lesson(intent, role, 0)[0]
         send(dispatcher, [content.Reply(first.text)])
     else:
-        send(dispatcher, [content.message("report_question_later")])
+        send(dispatcher, content.messages("report_question_later"))
 
 
 def _tidy(text: Text) -> Text:
@@ -358,6 +362,14 @@ class ActionAskReportConfirm(Action):
                 ],
             )
             return []
+        if tracker.get_slot("form_aside"):
+            # Asked again after a question at the summary: not the whole summary twice.
+            reply = content.message("report_summary", items=[])
+            dispatcher.utter_message(
+                text=content.message("report_confirm_again").text,
+                buttons=_buttons({b.title: b.payload for b in reply.buttons}),
+            )
+            return [SlotSet("form_aside", None)]
         items = [
             (
                 question(slot)["label"],
@@ -395,10 +407,7 @@ class ActionReportEnd(Action):
         stopped = tracker.get_slot("report_stopped")
         if stopped:
             events: List[EventType] = [SlotSet("report_stopped", None)]
-            reply = content.message("report_stopped")
-            dispatcher.utter_message(
-                text=reply.text, buttons=_buttons({b.title: b.payload for b in reply.buttons})
-            )
+            send(dispatcher, content.messages("report_stopped"))
             return events
         if tracker.get_slot("report_confirm") != "yes":
             return []
@@ -409,18 +418,11 @@ class ActionReportEnd(Action):
             )
         except Exception:  # noqa: BLE001 - whatever failed, the student must know
             logger.exception("saving a report failed")
-            reply = content.message("report_not_saved")
-            dispatcher.utter_message(
-                text=reply.text, buttons=_buttons({b.title: b.payload for b in reply.buttons})
-            )
+            send(dispatcher, content.messages("report_not_saved"))
             # The answers stay: "다시 저장하기" finishes the form again at once.
             return [SlotSet("report_stopped", None)]
         link = evidence_link(code)
-        reply = content.message("report_saved", code=code, link=link, minor=report.minor)
-        dispatcher.utter_message(
-            text=reply.text,
-            buttons=_buttons({b.title: b.payload for b in reply.buttons}),
-        )
+        send(dispatcher, content.messages("report_saved", code=code, link=link, minor=report.minor))
         return reset_form_events() + [SlotSet("report_code", code)]
 
 

@@ -534,3 +534,43 @@ def wants_takedown(text: Optional[str]) -> bool:
     return bool(_MATERIAL_WORDS.search(s)) or bool(
         re.search(r"(지워|지우|삭제)(달라|주세요|줘|싶|하는법|할수)", s)
     )
+
+
+# Someone else is pictured: "친구 사진이", "걔 얼굴로", "딸 사진".
+_BYSTANDER = re.compile(
+    r"(친구|걔|쟤|그애|동생|언니|누나|오빠|형|딸|아들|아이|학생|반친구|베프|여친|남친|제자)"
+    r"(의|가|를|이|도)?(사진|얼굴|영상|프사|셀카)"
+)
+
+
+def bystander_cue(text: Optional[str]) -> bool:
+    """The writer speaks of someone else pictured (and not of themself)."""
+    return bool(_BYSTANDER.search(squash(text))) and not victim_cue(text)
+
+
+def asks_deletion(text: Optional[str]) -> bool:
+    """Words of erasing: a short message read as "delete my data" must hold them."""
+    return bool(re.search(r"(지워|지우|지울|삭제|없애|기록|흔적)", squash(text)))
+
+
+def asks_counsellor(text: Optional[str]) -> bool:
+    """Words of a person to talk to: a short message read as a request for a
+    counsellor must hold them."""
+    return bool(re.search(r"(상담|선생님|쌤|사람|연결|얘기|이야기|대화)", squash(text)))
+
+
+def wants_to_talk(text: Optional[str]) -> bool:
+    """"그냥 얘기하고 싶어": to talk, not to be taught or to report."""
+    s = squash(text)
+    if re.search(r"(상담|선생님|쌤|사람이랑|사람하고|사람과|어른)", s):
+        return False  # a person to talk to: the counsellor offer
+    return bool(_TALK.search(s))
+
+
+_TALK = re.compile(
+    r"(얘기|이야기|대화|수다)[가-힣]{0,4}(하고싶|하고파|할래|좀하자|하자|들어줘|들어줄)"
+)
+
+
+def is_greeting(text: Optional[str]) -> bool:
+    return bool(re.match(r"(안녕|하이|ㅎㅇ|hi|hello|헬로|반가|처음)", squash(text)))

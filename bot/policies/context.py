@@ -79,7 +79,18 @@ SKIPPED_ACTIONS = ("action_listen", "action_extract_slots", "action_session_star
 # Intents a request to take the material down is often read as.
 TAKEDOWN_MISREAD = (
     "delete_my_data", "nlu_fallback", "crisis", "report_incident", "deny", "affirm",
-    "express_distress", "ask_takedown",
+    "express_distress", "ask_takedown", "out_of_scope",
+)  # fmt: skip
+# What the one who made or shared asks is often read as one of these.
+INVOLVED_MISREAD = (
+    "disclose_involvement", "ask_law", "nlu_fallback", "deny", "out_of_scope", "affirm",
+    "ask_takedown", "ask_privacy", "report_incident", "ask_bystander_help", "crisis",
+    "express_distress", "ask_evidence",
+)  # fmt: skip
+# A question about who finds out, read as something else.
+PRIVACY_MISREAD = (
+    "ask_bystander_help", "report_incident", "ask_law", "disclose_involvement",
+    "nlu_fallback", "ask_evidence", "express_distress",
 )  # fmt: skip
 # Replies that no intent leads to alone, only the conversation (so no rule
 # names them; tests/test_stories.py lets `rasa data validate` know).
@@ -202,6 +213,10 @@ def _stance(turn: Turn, role: Text) -> Optional[Text]:
         return None  # an answer to a question says nothing about who is speaking
     if role == "student" and reading.victim_cue(turn.text):
         return "victim"
+    if reading.bystander_cue(turn.text) and turn.slots.get("stance") is None:
+        return "bystander"
+    if turn.danger and reading.about_someone_else(turn.text, adult=role != "student"):
+        return turn.slots.get("stance") or "bystander"
     if reading.involved_cue(turn.text) and turn.intent in (
         "disclose_involvement", "ask_law", "express_distress", "nlu_fallback",
     ):  # fmt: skip
@@ -311,6 +326,9 @@ def _answer_to_question(turn: Turn) -> Optional[Plan]:
                     ["utter_delete_cancelled", "report_form"], [SlotSet("paused_form", None)]
                 )
             return Plan(["utter_delete_cancelled"] + _resume_offer(turn))
+        if "utter_delete_confirm_again" in turn.previous:
+            # Unclear twice: nothing is erased, and the question is not asked a third time.
+            return Plan(["utter_delete_cancelled"] + _resume_offer(turn))
         return Plan(["utter_delete_confirm_again"])
     if asked == "counsellor":
         answer = reading.yes_no(turn.text, verbs=("연결",), okay_means=reading.NO)
@@ -358,10 +376,15 @@ def _in_form(turn: Turn) -> Optional[Plan]:
     if turn.active_loop not in FORMS:
         return None
     answers = _answers_question(turn)
+    says_it = {
+        "delete_my_data": reading.asks_deletion,
+        "request_counsellor": reading.asks_counsellor,
+    }
     if (
         turn.intent in COMMANDS
         and turn.confidence >= COMMAND_CONFIDENCE
         and len(reading.squash(turn.text)) <= COMMAND_MAX_CHARS
+        and says_it[turn.intent](turn.text)
         and not answers
     ):
         pause = _pause(turn)
@@ -405,9 +428,24 @@ def _route(turn: Turn) -> Optional[Plan]:
         return Plan(["report_form"], [SlotSet("paused_form", None)])
     if intent in TAKEDOWN_MISREAD and reading.wants_takedown(turn.text):
         return Plan(["action_takedown_help"])
+    involved = _involved_question(turn, intent, role, stance)
+    if involved:
+        return involved
+    if (
+        intent in PRIVACY_MISREAD
+        and reading.is_question(turn.text)
+        and (reading.privacy_topic(turn.text) != "general")
+    ):
+        return Plan(["action_privacy"])
+    if intent in ("crisis", "express_distress", "nlu_fallback", "request_counsellor") and (
+        reading.wants_to_talk(turn.text)
+    ):
+        return Plan(["utter_just_talk"])
     if intent == "crisis":
         if role == "student" and reading.victim_cue(turn.text):
             return Plan(["utter_report_incident"])
+        if reading.is_greeting(turn.text) and len(reading.squash(turn.text)) <= 20:
+            return Plan(["utter_greet"])
         return Plan(["utter_crisis_check"])
     if intent == "request_counsellor":
         return Plan(["action_offer_counsellor"])
@@ -422,18 +460,24 @@ def _route(turn: Turn) -> Optional[Plan]:
         "ask_bystander_help", "disclose_involvement", "express_distress", "nlu_fallback",
     ):  # fmt: skip
         return Plan(["utter_report_incident"])
+    if intent == "report_incident" and role == "student" and stance == "bystander":
+        # "내가 대신 신고해도 돼?": a friend's question, the friend's answer.
+        return Plan(["action_lesson"])
     if intent == "report_incident" and role == "student" and stance != "involved":
         return Plan(["utter_report_incident"])
     if intent == "express_distress" and stance != "involved":
         return Plan(["utter_distress"])
-    if stance == "involved" and role == "student":
-        topic = reading.involved_topic(turn.text)
-        if intent == "express_distress" or (
-            topic and intent in ("disclose_involvement", "ask_law", "nlu_fallback", "deny",
-                                 "out_of_scope", "affirm", "ask_takedown", "ask_privacy",
-                                 "report_incident", "ask_bystander_help")
-        ):  # fmt: skip
-            return Plan(["action_involved_answer"])
+    return None
+
+
+def _involved_question(turn: Turn, intent: Text, role: Text, stance: Optional[Text]):
+    """The one who made or shared asks what now: his own answer, whatever the
+    classifier made of it (a question about the police reads like a crisis to it)."""
+    if stance != "involved" or role != "student" or reading.victim_cue(turn.text):
+        return None
+    topic = reading.involved_topic(turn.text)
+    if intent == "express_distress" or (topic and intent in INVOLVED_MISREAD):
+        return Plan(["action_involved_answer"])
     return None
 
 

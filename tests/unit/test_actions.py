@@ -9,7 +9,6 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import detect_role
 from actions.fallback import ActionClarify
 from actions.lessons import ActionLesson, ActionLessonMore
 from actions.quiz import (
@@ -19,7 +18,7 @@ from actions.quiz import (
     ActionStartQuiz,
     ValidateQuizForm,
 )
-from jikimi import content
+from jikimi import content, reading
 
 
 def tracker(intent="greet", text="", slots=None, ranking=None, active_loop=None):
@@ -64,26 +63,23 @@ def run(action, t):
     ],
 )
 def test_detect_role(text, role):
-    assert detect_role(text) == role
+    # The context policy sets user_role from this (bot/policies/context.py).
+    assert reading.role(text) == role
 
 
 def test_lesson_sends_the_first_level_and_remembers_topic_and_role():
     events, messages = run(ActionLesson(), tracker("ask_law", "법 알려줘"))
-    assert events == [
-        SlotSet("lesson_topic", "ask_law"),
-        SlotSet("lesson_depth", 0),
-        SlotSet("user_role", "student"),
-    ]
+    assert events == [SlotSet("lesson_topic", "ask_law"), SlotSet("lesson_depth", 0)]
     expected = content.lesson("ask_law", "student", 0)
     assert [m["text"] for m in messages] == [r.text for r in expected]
     assert messages[-1]["buttons"][0] == {"title": "더 알려줘", "payload": "/affirm"}
 
 
 def test_teacher_gets_the_teacher_lesson():
-    events, messages = run(
-        ActionLesson(), tracker("ask_law", "교사입니다. 법적으로 학교는 뭘 해야 하나요")
+    _, messages = run(
+        ActionLesson(),
+        tracker("ask_law", "교사입니다. 법적으로 학교는 뭘 해야 하나요", {"user_role": "teacher"}),
     )
-    assert SlotSet("user_role", "teacher") in events
     assert [m["text"] for m in messages] == [
         r.text for r in content.lesson("ask_law", "teacher", 0)
     ]
@@ -99,6 +95,13 @@ def test_role_is_kept_from_the_slot():
 def test_lesson_without_content_asks_back():
     events, messages = run(ActionLesson(), tracker("report_incident"))
     assert events == [FollowupAction("action_clarify")] and messages == []
+
+
+def test_an_adult_or_a_friend_telling_of_a_victim_gets_the_helping_lesson():
+    _, messages = run(ActionLesson(), tracker("report_incident", "", {"user_role": "parent"}))
+    assert messages[0]["text"] == content.lesson("ask_bystander_help", "parent", 0)[0].text
+    _, messages = run(ActionLesson(), tracker("report_incident", "", {"stance": "bystander"}))
+    assert messages[0]["text"] == content.lesson("ask_bystander_help", "student", 0)[0].text
 
 
 def test_more_walks_the_levels_then_ends():
