@@ -15,7 +15,7 @@ from tests.processes import free_port, serve
 from tests.unit.test_db import db, postgres_url  # noqa: F401 - fixtures
 
 SLOTS = {
-    "report_anonymous": "yes", "report_age": "minor", "report_platform": "instagram",
+    "report_age": "minor", "report_platform": "instagram",
     "report_when": "qz9when", "report_online": "no", "report_relation": "stranger",
     "report_link": "done", "report_links": ["https://instagram.com/p/qz9link"],
     "report_description": "qz9description 합성 사진", "report_confirm": "yes",

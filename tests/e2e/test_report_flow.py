@@ -47,11 +47,11 @@ def count(stack, table: str, where: str = "") -> int:
 def test_report_is_saved_encrypted_then_deleted(stack):
     sender = "e2e-report"
     first = stack.say(sender, "제 얼굴로 합성된 사진이 돌아다녀요")
-    assert "당신 잘못이 아니에요" in texts(first)[0]
+    assert "잘못은 합성하고 퍼뜨린 사람에게 있어요" in texts(first)[0]
     assert {"title": "신고·삭제 요청 준비하기", "payload": "/start_report"} in first[0]["buttons"]
 
     asked = stack.say(sender, "/start_report")
-    assert "익명" in texts(asked)[0]
+    assert "만 19세 미만" in texts(asked)[0]
     for answer, next_question in report_answers(LINK, DESCRIPTION):
         replies = stack.say(sender, answer)
         assert next_question in " ".join(texts(replies)), (answer, texts(replies))
@@ -74,7 +74,10 @@ def test_report_is_saved_encrypted_then_deleted(stack):
 
     confirm = stack.say(sender, "내 기록 다 지워줘")
     assert "지울까요" in texts(confirm)[0]
-    done = " ".join(texts(stack.say(sender, "/affirm")))
+    kept = " ".join(texts(stack.say(sender, "아니 지우지 마")))
+    assert "지우지 않았어요" in kept and count(stack, "cases") >= 1
+    stack.say(sender, "내 기록 다 지워줘")
+    done = " ".join(texts(stack.say(sender, "네 지워 주세요")))
     assert "지웠어요" in done and "신고 기록 1개" in done
     tracker = stack.tracker(sender)
     assert not any(DESCRIPTION in str(e) for e in tracker["events"])
@@ -90,11 +93,11 @@ def test_report_is_saved_encrypted_then_deleted(stack):
 def test_stop_and_resume_then_crisis_interrupts(stack):
     sender = "e2e-report-stop"
     stack.say(sender, "/start_report")
-    stack.say(sender, "익명으로 할래요")
+    stack.say(sender, "중2예요")
     stopped = " ".join(texts(stack.say(sender, "그만할래")))
     assert "저장하지 않았어요" in stopped
     resumed = " ".join(texts(stack.say(sender, "/start_report")))
-    assert "만 19세 미만" in resumed  # the first question is not asked again
+    assert "어디에서" in resumed  # the first question is not asked again
     crisis = texts(stack.say(sender, "그냥 다 끝내고 싶어 죽고싶다"))
     assert "109" in crisis[0]  # the crisis reply comes first
 

@@ -95,8 +95,9 @@ def test_quiz_interrupted_by_a_crash_answers_and_crisis_comes_first(stack, actio
     assert answer == [APOLOGY], "one apology for the turn, however many actions failed"
 
     crisis = student.say("요즘 그냥 죽고싶어")
-    assert all(n in crisis[0] for n in ("109", "112", "119", "1388")), crisis
-    assert crisis[1:] in ([], [APOLOGY]), crisis
+    assert all(n in crisis[0] for n in ("109", "112", "119")), crisis
+    # The page needs the action server (one apology), the safety question does not.
+    assert crisis[1:-1] in ([], [APOLOGY]) and "안전한가요" in crisis[-1], crisis
 
     threat = student.say("사진 뿌린다고 협박해요 돈 보내래요")
     assert "112" in threat[0] and "협박" in threat[0], threat

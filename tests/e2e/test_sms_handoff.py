@@ -73,6 +73,14 @@ class Phone:
         return [m.body for m in self.stack.twilio.to(self.number)]
 
 
+def ask(student: "Phone") -> None:
+    """Asks for a counsellor and says yes to the offer: Jikimi offers first, with
+    what it means, and pages nobody before a yes."""
+    ask(student)
+    student.receive("연결해 줄까요")
+    student.text("네")
+
+
 def new_student(stack) -> Phone:
     return Phone(stack, "+8210" + "".join(secrets.choice("0123456789") for _ in range(8)))
 
@@ -128,7 +136,7 @@ def nobody_on_call(stack) -> Iterator[None]:
 
 def test_sms_student_and_counsellor_talk_through_the_service_number(stack):
     student, kim = new_student(stack), counsellor(stack)
-    student.text(ASK)
+    ask(student)
     offer = kim.receive("상담 요청")
     code = offer_code(offer)
     assert "문자" in offer and f"수락 {code}" in offer and len(offer) <= 134
@@ -196,7 +204,7 @@ def test_numbered_choices_work_over_sms(stack):
 
 def test_erase_keyword_over_sms(stack):
     student, kim = new_student(stack), counsellor(stack)
-    student.text(ASK)
+    ask(student)
     code = offer_code(kim.receive("상담 요청"))
     sender_id = sms_sender(stack, student)
     student.text("삭제")
@@ -257,6 +265,8 @@ def test_web_student_and_sms_counsellor(stack):
     web, kim = WebStudent(stack), counsellor(stack)
     try:
         web.say(ASK)
+        web.receive_text("연결해 줄까요")
+        web.say("네")
         web.receive_text(first_words(content.message("handoff_requested", minutes=1).text))
         offer = kim.receive("상담 요청")
         code = offer_code(offer)
@@ -290,7 +300,7 @@ def test_web_student_and_sms_counsellor(stack):
 def test_decline_passes_the_request_to_the_next_counsellor(stack):
     kim, lee = counsellor(stack, 0), counsellor(stack, 1)
     student = new_student(stack)
-    student.text(ASK)
+    ask(student)
     code = offer_code(kim.receive("상담 요청"))
     kim.text(f"거절 {code}")
     kim.receive(f"{code} 거절했어요")
@@ -307,7 +317,7 @@ def test_decline_passes_the_request_to_the_next_counsellor(stack):
 def test_timeouts_escalate_then_say_nobody_is_left(stack):
     kim, lee = counsellor(stack, 0), counsellor(stack, 1)
     student = new_student(stack)
-    student.text(ASK)
+    ask(student)
     first = offer_code(kim.receive("상담 요청"))
     second = offer_code(lee.receive("넘겨받음", timeout=HANDOFF_TIMEOUT_S * 6))
     kim.receive(f"{first} 제한 시간 안에 답이 없어서")
@@ -322,7 +332,7 @@ def test_timeouts_escalate_then_say_nobody_is_left(stack):
 def test_nobody_on_call_is_said_plainly(stack):
     student = new_student(stack)
     with nobody_on_call(stack):
-        student.text(ASK)
+        ask(student)
         reply = student.receive(first_words(content.message("handoff_nobody").text))
     replies = " ".join(student.all())
     for number in ("1388", "1366", "117", "112"):
@@ -336,7 +346,7 @@ def test_twilio_down_for_a_while_then_every_sms_arrives_once(stack):
     failures_before = sum(r["status"] == 500 for r in twilio.requests)
     twilio.down(500)
     try:
-        student.text(ASK)
+        ask(student)
         twilio.wait_for(
             lambda _: sum(r["status"] == 500 for r in twilio.requests) >= failures_before + 3,
             what="failed attempts while Twilio is down",
@@ -387,7 +397,7 @@ def test_unknown_code_gets_the_commands(stack):
 
 def test_a_strangers_number_texting_a_code_is_treated_as_a_student(stack):
     kim, student, stranger = counsellor(stack), new_student(stack), new_student(stack)
-    student.text(ASK)
+    ask(student)
     code = offer_code(kim.receive("상담 요청"))
     stranger.text(f"수락 {code}")
     assert stranger.receive("")  # the bot answers the stranger like anyone else

@@ -29,7 +29,7 @@ def test_button_payload_reaches_the_intent(stack):
 
 def test_crisis_reply_gives_hotlines(stack):
     text = texts(stack.say("e2e-crisis", "요즘 그냥 죽고싶어"))
-    for number in ("109", "112", "119", "1388"):
+    for number in ("109", "112", "119"):
         assert number in text
 
 

@@ -24,9 +24,9 @@ COUNSELLORS = ("+821090000001", "+821090000002")
 
 def report_answers(link: str, description: str) -> List[Tuple[str, str]]:
     """A student's answers to the report form, each with a piece of the question
-    that must come next (the last one: the summary to confirm)."""
+    that must come next (the last one: the summary to confirm). The form's
+    first question (만 19세 미만?) comes with /start_report."""
     return [
-        ("익명으로 할래요", "만 19세 미만"),
         ("중2예요", "어디에서"),
         ("텔레그램", "언제"),
         ("어제", "아직"),
