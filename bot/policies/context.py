@@ -269,14 +269,16 @@ def _crisis(turn: Turn) -> Optional[Plan]:
         return _unsafe(turn, reading.danger_place(turn.text))
     kind = next((k for k in DANGER_REPLY if k in turn.danger), "self_harm")
     pause = _pause(turn)
-    if kind in ("threat", "medical"):
-        reply = DANGER_REPLY[kind]
-        return Plan(
-            pause.actions + [reply, "action_crisis_handoff", "utter_ask_safe"], pause.events
-        )
     adult = (reading.role(turn.text) or turn.role) in ("teacher", "parent")
-    if reading.about_someone_else(turn.text, adult=adult):
-        return Plan(pause.actions + ["utter_crisis_other", "utter_ask_safe_other"], pause.events)
+    other = reading.about_someone_else(turn.text, adult=adult)
+    if kind in ("threat", "medical"):
+        # 119 or 112 first; "are you safe?" only when it is the writer's own danger.
+        tail = [] if other else ["utter_ask_safe"]
+        reply = [DANGER_REPLY[kind], "action_crisis_handoff"] + tail
+        return Plan(pause.actions + reply, pause.events)
+    if other:
+        reply = ["utter_crisis_other", "action_crisis_handoff", "utter_ask_safe_other"]
+        return Plan(pause.actions + reply, pause.events)
     return Plan(
         pause.actions + ["utter_crisis", "action_crisis_handoff", "utter_ask_safe"],
         pause.events,
@@ -333,7 +335,7 @@ def _answer_to_question(turn: Turn) -> Optional[Plan]:
     if asked == "counsellor":
         answer = reading.yes_no(turn.text, verbs=("연결",), okay_means=reading.NO)
         if answer == reading.YES:
-            return Plan(["action_request_counsellor"])
+            return Plan(["action_request_counsellor"] + _resume_offer(turn))
         if answer == reading.NO:
             return Plan(["utter_counsellor_declined"] + _resume_offer(turn))
         return None

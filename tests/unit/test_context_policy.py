@@ -96,7 +96,10 @@ def test_a_retracted_statement_pages_nobody():
 
 def test_someone_elses_crisis_gets_the_third_person_version():
     assert plan(user("친구가 자꾸 죽고싶대", "crisis", danger="self_harm")) == [
-        "utter_crisis_other", "utter_ask_safe_other",
+        "utter_crisis_other", "action_crisis_handoff", "utter_ask_safe_other",
+    ]  # fmt: skip
+    assert plan(user("동생이 약을 한꺼번에 먹었어", "crisis", danger="medical")) == [
+        "utter_crisis_medical", "action_crisis_handoff",
     ]  # fmt: skip
 
 
