@@ -12,8 +12,12 @@ Layout of content/:
     facts.yml            statements with source and confidence (see its header)
     resources.yml        hotlines and services; each is also the fact `hotline.<id>`
     lessons/<topic>.yml  one file per intent: role -> levels -> turns (see below)
+    privacy.yml          answers to privacy questions: topic -> role -> {turns, buttons}
+    involved.yml         answers for the one who made or shared: topic -> role -> ...
     quiz.yml             the quiz bank
-    *.j2, partials/*.j2  templates for `render()` and for `{% include %}` in lessons
+    messages.yml         short flow messages (messages(), message())
+    *.j2, partials/*.j2  templates for `bubbles()` and for `{% include %}` in lessons;
+                         evidence and takedown take `role` and `stance`
 
 A lesson file maps a role (student, teacher, parent) to a list of levels; level 0 is the
 first answer and each further level is one "더 알려줘". A level has `turns` (chat
