@@ -1,4 +1,4 @@
-""""근거 보기": the sources behind the reply the button sat under.
+""" "근거 보기": the sources behind the reply the button sat under.
 
 A student's text carries no article numbers; every reply that states facts gets a
 "근거 보기" button whose payload names those facts
@@ -47,7 +47,7 @@ def previous_action(tracker: Tracker) -> Optional[Text]:
 
 
 def more_of_the_lesson(tracker: Tracker) -> Optional[content.Button]:
-    """"더 알려줘" again when the sources were asked right after a lesson level
+    """ "더 알려줘" again when the sources were asked right after a lesson level
     that has a next one (bot/rules/sources.yml maps the affirm to it)."""
     if previous_action(tracker) not in LESSON_ACTIONS:
         return None
