@@ -342,8 +342,18 @@ def victim_cue(text: Optional[str]) -> bool:
     return _any(_VICTIM, s) and not involved_cue(text)
 
 
-def involved_cue(text: Optional[str]) -> bool:
-    return _any(_INVOLVED, squash(text))
+# A parent's child or a teacher's student as the one who made or shared.
+_CHILD_INVOLVED = re.compile(
+    r"(아들|딸|아이|애|우리애|학생|학생들|제자|반애들)(이|가|들이)[가-힣]{0,14}"
+    r"(합성했|합성한|만들었|만든|퍼뜨|유포|공유했|올렸|보냈|돌렸|돌려|샀|저장했|봤)"
+)
+
+
+def involved_cue(text: Optional[str], adult: bool = False) -> bool:
+    """The writer (or, for a teacher or parent, their student or child) made,
+    shared, bought or watched the material."""
+    s = squash(text)
+    return _any(_INVOLVED, s) or (adult and bool(_CHILD_INVOLVED.search(s)))
 
 
 # What the one who made or shared asks next (content/involved.yml topics).
@@ -560,7 +570,7 @@ def asks_counsellor(text: Optional[str]) -> bool:
 
 
 def wants_to_talk(text: Optional[str]) -> bool:
-    """"그냥 얘기하고 싶어": to talk, not to be taught or to report."""
+    """ "그냥 얘기하고 싶어": to talk, not to be taught or to report."""
     s = squash(text)
     if re.search(r"(상담|선생님|쌤|사람이랑|사람하고|사람과|어른)", s):
         return False  # a person to talk to: the counsellor offer

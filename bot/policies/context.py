@@ -217,9 +217,11 @@ def _stance(turn: Turn, role: Text) -> Optional[Text]:
         return "bystander"
     if turn.danger and reading.about_someone_else(turn.text, adult=role != "student"):
         return turn.slots.get("stance") or "bystander"
-    if reading.involved_cue(turn.text) and turn.intent in (
-        "disclose_involvement", "ask_law", "express_distress", "nlu_fallback",
-    ):  # fmt: skip
+    adult = role != "student"
+    if reading.involved_cue(turn.text, adult=adult) and (
+        adult
+        or turn.intent in ("disclose_involvement", "ask_law", "express_distress", "nlu_fallback")
+    ):
         return "involved"
     stance = STANCE_OF_INTENT.get(turn.intent)
     if stance and (turn.slots.get("stance") is None or turn.confidence >= 0.8):
@@ -475,7 +477,7 @@ def _route(turn: Turn) -> Optional[Plan]:
 def _involved_question(turn: Turn, intent: Text, role: Text, stance: Optional[Text]):
     """The one who made or shared asks what now: his own answer, whatever the
     classifier made of it (a question about the police reads like a crisis to it)."""
-    if stance != "involved" or role != "student" or reading.victim_cue(turn.text):
+    if stance != "involved" or reading.victim_cue(turn.text):
         return None
     topic = reading.involved_topic(turn.text)
     if intent == "express_distress" or (topic and intent in INVOLVED_MISREAD):
