@@ -50,7 +50,7 @@ FLOWS = (
     "상담 선생님 연결 (counsellor handoff)",
     "근거 보기 (sources)",
     "오류·제한 (safe failure and limits)",
-    "문자 (SMS texts)",
+    "문자·카카오톡 (SMS and KakaoTalk texts)",
     "웹 화면 (widget and evidence-log pages)",
 )
 (GREETING, CRISIS, REPORT, LESSONS, QUIZ, PRIVACY, INVOLVED, HANDOFF, SOURCES,
@@ -426,6 +426,22 @@ def sms_entries() -> List[Entry]:
     return entries
 
 
+def kakao_entries() -> List[Entry]:
+    """content/kakao.yml, the KakaoTalk channel's own texts (the rest are the SMS ones)."""
+    from jikimi import sms
+
+    path = content.CONTENT_DIR / "kakao.yml"
+    if not path.exists():
+        return []
+    entries = []
+    for name, value in (yaml.safe_load(path.read_text("utf-8")) or {}).items():
+        if isinstance(value, str):
+            for context in _sms_contexts(value):
+                text = sms._env().from_string(value).render(**context).strip()
+                entries.append(Entry(SMS, f"{name} — content/kakao.yml (카카오톡)", [text]))
+    return entries
+
+
 class _Text(html.parser.HTMLParser):
     """The text a person reads on a page: no script, style or tags."""
 
@@ -499,7 +515,7 @@ def collect() -> List[Entry]:
     entries = (
         domain_entries() + lesson_entries() + template_entries() + topic_entries()
         + quiz_entries() + message_entries() + report_question_entries() + source_entries()
-        + sms_entries() + page_entries()
+        + sms_entries() + kakao_entries() + page_entries()
     )  # fmt: skip
     order = {flow: i for i, flow in enumerate(FLOWS)}
     return sorted(entries, key=lambda e: order[e.flow])  # stable: order within a flow kept
