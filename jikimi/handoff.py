@@ -171,7 +171,8 @@ def _counsellor_sms(
 
 def request_sms(handoff: Handoff, case_code: Optional[str] = None, escalated=False) -> str:
     """The counsellor's SMS for `handoff`: categories only, never the student's words."""
-    channel = handoff.channel if handoff.channel in ("jikimi_sms", "socketio", "rest") else None
+    known = ("jikimi_sms", "kakao", "socketio", "rest")
+    channel = handoff.channel if handoff.channel in known else None
     return sms.text(
         "counsellor_request",
         code=handoff.code,

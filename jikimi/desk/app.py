@@ -10,6 +10,7 @@ from sanic import Sanic, response
 from sanic.request import Request
 
 from jikimi.desk.evidence import evidence_blueprint
+from jikimi.desk.kakao import kakao_blueprint
 from jikimi.desk.sms import sms_blueprint
 from jikimi.desk.widget import widget_blueprint
 from jikimi.settings import Settings
@@ -28,6 +29,8 @@ def create_app(settings: Settings) -> Sanic:
     app.blueprint(widget_blueprint(settings))
     # The SMS gateway: POST /sms/inbound, the outbox dispatcher, escalation.
     app.blueprint(sms_blueprint(settings))
+    # KakaoTalk: the event API dispatcher (jikimi/desk/kakao.py).
+    app.blueprint(kakao_blueprint(settings))
     # The evidence log: GET /evidence/<token> (jikimi/desk/evidence.py).
     app.blueprint(evidence_blueprint(settings))
 

@@ -175,5 +175,11 @@ def test_a_kakaotalk_conversation_from_greeting_to_deletion(stack):
         )
     assert [e for e in stack.tracker(sender)["events"] if e["event"] == "user"] == []
 
-    # Every answer kept Open Builder's format and limits.
+    # Every answer kept Open Builder's format and limits, and its time.
     assert kakao.violations == []
+    times = sorted(a.elapsed for a in kakao.skill_answers)
+    print(
+        f"\n{len(times)} skill requests: median {times[len(times) // 2] * 1000:.0f} ms, "
+        f"slowest {times[-1] * 1000:.0f} ms"
+    )
+    assert times[-1] < SKILL_TIMEOUT_S
