@@ -114,6 +114,23 @@ async def test_a_counsellors_words_are_marked_as_a_persons(db, student):
     assert [body for _, body in queued(db)] == ["상담 선생님: 괜찮아요", "상담 선생님: 네"]
 
 
+async def test_the_first_reply_of_a_conversation_says_it_is_a_bot(db, student):
+    first = JikimiSmsOutput(db.settings, intro=True)
+    await first.send_text_message(student, "무엇을 도와드릴까요?")
+    await first.send_text_message(student, "두 번째 말")
+    later = JikimiSmsOutput(db.settings)
+    await later.send_text_message(student, "다음 차례")
+    bodies = [body for _, body in queued(db)]
+    assert bodies[0].startswith(sms.text("intro")) and "챗봇" in bodies[0]
+    assert bodies[1:] == ["두 번째 말", "다음 차례"]
+
+
+async def test_no_second_intro_when_the_reply_says_it_is_a_bot(db, student):
+    output = JikimiSmsOutput(db.settings, intro=True)
+    await output.send_text_message(student, "저는 사람이 아니라 챗봇이에요.")
+    assert [body for _, body in queued(db)] == ["저는 사람이 아니라 챗봇이에요."]
+
+
 async def test_replies_to_an_erased_conversation_are_dropped(db):
     output = JikimiSmsOutput(db.settings)
     await output.send_text_message("sms-unknown", "안녕")
