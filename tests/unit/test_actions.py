@@ -166,7 +166,9 @@ def test_right_answer_scores_and_moves_on():
     result, messages = validate(answer_text(questions[0], questions[0].answer), quiz_slots(ids))
     assert result == {"quiz_index": 1, "quiz_score": 1, "quiz_answer": None}
     assert messages[0]["text"].startswith("맞아요")
-    assert questions[0].explanation in messages[0]["text"]
+    # The answer, then the explanation with "근거 보기" under it (two bubbles).
+    assert messages[1]["text"] == questions[0].explanation
+    assert messages[1]["buttons"][-1]["title"] == content.SOURCES_TITLE
 
 
 def test_wrong_last_answer_explains_kindly_and_ends():
@@ -175,7 +177,7 @@ def test_wrong_last_answer_explains_kindly_and_ends():
     result, messages = validate(answer_text(question, wrong), quiz_slots([question.id], 0, 3))
     assert result == {"quiz_index": 1, "quiz_score": 3, "quiz_answer": "done"}
     assert "맞아요" not in messages[0]["text"]
-    assert question.explanation in messages[0]["text"]
+    assert messages[1]["text"] == question.explanation
 
 
 @pytest.mark.parametrize("text", ["그만할래", "퀴즈 그만", "이제 안 할래", "stop"])
