@@ -31,6 +31,13 @@ def test_the_rest_channel_is_off(rasa):
     assert response.status_code == 404
 
 
+def test_kakaotalk_refuses_everything_while_its_secret_is_unset(rasa):
+    url = f"{rasa.url}/webhooks/kakao/skill"
+    body = {"userRequest": {"utterance": "안녕", "user": {"id": "bu1", "type": "botUserKey"}}}
+    for headers in ({}, {"X-Jikimi-Kakao-Secret": ""}, {"X-Jikimi-Kakao-Secret": "guess"}):
+        assert requests.post(url, json=body, headers=headers, timeout=30).status_code == 403
+
+
 def test_the_http_api_refuses_without_the_token(rasa):
     for params in ({}, {"token": "wrong"}, {"token": ""}):
         assert requests.get(f"{rasa.url}/status", params=params, timeout=10).status_code == 401
