@@ -166,7 +166,7 @@ class ActionCrisisHandoff(Action):
         elif result.counsellor_available:
             send(dispatcher, content.messages("crisis_handoff_requested"))
         else:
-            send(dispatcher, content.messages("crisis_handoff_nobody"))
+            send(dispatcher, content.messages("crisis_handoff_nobody", reason=reason))
         return events
 
 

@@ -255,9 +255,19 @@ _RETRACT = (
 )
 
 
+# Self-harm or means still in the message: "죽고 싶은 건 아니고 그냥 자해만 해",
+# "그런 생각은 없어 그냥 약 모아두고 있어" take back nothing that matters.
+_STILL_DANGEROUS = re.compile(
+    r"(자해|긋|그었|그어|그엇|칼로|커터|상처내|상처를|약모|약을모|모아두|모아놨|약먹|약을먹|수면제|"
+    r"뛰어내|목매|목을매|번개탄|피가|피를|때리고싶|다치게|해치)"
+)
+
+
 def retracts_crisis(text: Optional[str]) -> bool:
-    """The writer says they did not mean suicide ("죽고 싶다는 게 아니라 …")."""
-    return _any(_RETRACT, squash(text))
+    """The writer says they did not mean suicide ("죽고 싶다는 게 아니라 …") and
+    nothing else dangerous is left in what they wrote."""
+    s = squash(text)
+    return _any(_RETRACT, s) and not _STILL_DANGEROUS.search(s)
 
 
 _OTHER_PERSON = re.compile(

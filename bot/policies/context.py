@@ -202,10 +202,24 @@ def role_events(turn: Turn) -> List[Event]:
     said = reading.role(turn.text)
     if said and said != turn.slots.get("user_role"):
         events.append(SlotSet("user_role", said))
-    stance = _stance(turn, said or turn.role)
+    role = said or turn.role
+    stance = _stance(turn, role)
     if stance and stance != turn.slots.get("stance"):
         events.append(SlotSet("stance", stance))
+    speaker = speaker_of(role, stance or turn.slots.get("stance"))
+    if speaker != turn.slots.get("speaker"):
+        events.append(SlotSet("speaker", speaker))
     return events
+
+
+def speaker_of(role: Text, stance: Optional[Text]) -> Optional[Text]:
+    """The one value conditional responses choose their version by: what the
+    person (or their child or student) did first, then who they are."""
+    if stance == "involved":
+        return "involved"
+    if role in ("parent", "teacher"):
+        return role
+    return stance
 
 
 def _stance(turn: Turn, role: Text) -> Optional[Text]:
@@ -290,9 +304,8 @@ def _crisis(turn: Turn) -> Optional[Plan]:
 def _unsafe(turn: Turn, place: Optional[Text]) -> Plan:
     other = turn.asked in ("safety_other", "safety_other_again")
     events: List[Event] = [SlotSet("crisis_status", "unsafe"), SlotSet("crisis_place", place)]
-    if other:
-        return Plan(["utter_crisis_unsafe_other"], events)
-    return Plan(["utter_crisis_unsafe", "action_crisis_update"], events)
+    reply = "utter_crisis_unsafe_other" if other else "utter_crisis_unsafe"
+    return Plan([reply, "action_crisis_update"], events)
 
 
 def _answer_to_question(turn: Turn) -> Optional[Plan]:
@@ -304,9 +317,8 @@ def _answer_to_question(turn: Turn) -> Optional[Plan]:
             return _unsafe(turn, place)
         if status == "safe":
             events: List[Event] = [SlotSet("crisis_status", "safe"), SlotSet("crisis_place", None)]
-            if other:
-                return Plan(["utter_crisis_safe_other"], events)
-            return Plan(["utter_crisis_safe", "action_crisis_update"] + _resume_offer(turn), events)
+            reply = "utter_crisis_safe_other" if other else "utter_crisis_safe"
+            return Plan([reply, "action_crisis_update"] + _resume_offer(turn), events)
         return Plan(["utter_ask_safe_other_again" if other else "utter_ask_safe_again"])
     if asked == "crisis_check":
         if reading.retracts_crisis(turn.text):
@@ -347,7 +359,8 @@ def _answer_to_question(turn: Turn) -> Optional[Plan]:
         if answer == reading.YES and paused in FORMS:
             return Plan([paused], [SlotSet("paused_form", None)])
         if answer == reading.NO:
-            return Plan(["utter_resume_later"], [SlotSet("paused_form", None)])
+            # The form stays paused: "신고 이어서 할래" later goes on from there.
+            return Plan(["utter_resume_later"])
         return None
     return None
 

@@ -101,7 +101,7 @@ def test_a_victim_speaking_up_during_the_quiz_is_heard(stack):
     sender = "conv-quiz-report"
     stack.say(sender, "/start_quiz")
     replies = stack.say(sender, "사실 제 얼굴로 합성된 사진이 돌아다녀요")
-    assert "당신 잘못이 아니에요" in texts(replies)[0]
+    assert "잘못은 합성하고 퍼뜨린 사람에게 있어요" in texts(replies)[0]
     assert slots(stack, sender)["quiz_ids"] is None
 
 

@@ -93,6 +93,7 @@ def running_stack(tmp: Path, root: Path = ROOT, model: Path = MODEL) -> Iterator
             # (jikimi/handoff.py) are tested on their own stacks (tests/faults).
             "JIKIMI_PAGES_PER_ADDRESS_PER_HOUR": "0",
             "JIKIMI_PAGES_PER_COUNSELLOR_PER_HOUR": "0",
+            "JIKIMI_SMS_PER_NUMBER_PER_MINUTE": "0",
         }
     )
     log = tmp / "run.log"

@@ -148,6 +148,7 @@ def test_the_paused_form_is_offered_again_after_a_safe_answer():
     offer = [*paused, user("응", "affirm"), bot("utter_crisis_safe", "utter_offer_resume_report")]
     assert plan(*offer, user("응 이어서", "affirm")) == ["report_form"]
     assert plan(*offer, user("나중에", "deny")) == ["utter_resume_later"]
+    assert not events_of(*offer, user("나중에", "deny"))  # still paused: resumable later
 
 
 def test_refusing_deletion_deletes_nothing_and_can_go_on_with_the_report():

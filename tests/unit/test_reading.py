@@ -93,7 +93,17 @@ def test_a_crisis_statement_taken_back(text):
     assert reading.retracts_crisis(text)
 
 
-@pytest.mark.parametrize("text", ["죽고 싶어", "진짜 다 끝내고 싶다", "아니 죽고 싶어"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "죽고 싶어",
+        "진짜 다 끝내고 싶다",
+        "아니 죽고 싶어",
+        "죽고싶은건 아니고 그냥 자해만 해",
+        "죽고 싶다는 게 아니라 그냥 손목 긋고 싶어",
+        "그런 생각은 없어 그냥 약 모아두고 있어",
+    ],
+)
 def test_a_crisis_statement_not_taken_back(text):
     assert not reading.retracts_crisis(text)
 
