@@ -9,7 +9,7 @@ so the bot can say plainly that nothing was saved.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Dict, List, Optional
 
 from sqlalchemy import select
@@ -113,6 +113,22 @@ def latest_case(settings: Settings, sender_id: str) -> Optional[CaseView]:
         return None if case is None else _view(case)
 
 
+# A file's size and capture time as the widget reports them, within reason: a
+# capture time in the year 9999 made the case's evidence log fail for good.
+MAX_FILE_BYTES = 2**40
+EARLIEST_CAPTURE = datetime(1990, 1, 1, tzinfo=timezone.utc)
+CLOCK_SKEW = timedelta(days=1)
+
+
+def plausible_capture_time(moment: Optional[datetime]) -> Optional[datetime]:
+    """`moment` when it is an aware time between 1990 and tomorrow, else None."""
+    if moment is None or moment.tzinfo is None:
+        return None
+    if not EARLIEST_CAPTURE <= moment <= utcnow() + CLOCK_SKEW:
+        return None
+    return moment
+
+
 def add_evidence(
     settings: Settings,
     sender_id: str,
@@ -135,7 +151,7 @@ def add_evidence(
                 kind="screenshot",
                 sha256=sha256,
                 name=name,
-                captured_at=captured_at,
+                captured_at=plausible_capture_time(captured_at),
                 description=note,
             )
         )

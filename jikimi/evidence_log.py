@@ -159,7 +159,10 @@ def kst(moment: Optional[datetime]) -> str:
     """`2025년 3월 1일 21:05` in Korean time ("" for None)."""
     if moment is None:
         return ""
-    local = moment.astimezone(KST)
+    try:
+        local = moment.astimezone(KST)
+    except (OverflowError, ValueError):  # a time at the edge of the calendar
+        return moment.isoformat()
     return f"{local.year}년 {local.month}월 {local.day}일 {local.hour:02d}:{local.minute:02d}"
 
 
