@@ -319,14 +319,19 @@ class KakaoInput(InputChannel):
             replies = [kakao.message(kakao.text("no_media"))]
         else:
             text = skill_request.utterance
+            first = True
             if agent is not None:
                 tracker = await agent.tracker_store.retrieve(sender_id)
                 if tracker is not None:
                     text = title_payload(text, tracker.events) or text
+                    first = not any(e.type_name == "bot" for e in tracker.events)
             output = KakaoCollectingOutput()
             try:
                 await handle(UserMessage(text, output, sender_id, input_channel=kakao.CHANNEL))
                 replies = output.messages
+                # The first reply of a conversation says Jikimi is a bot, as SMS does.
+                if first and replies and not any("챗봇" in r.get("text", "") for r in replies):
+                    replies = [kakao.message(kakao.text("intro"))] + replies
             except Exception as error:  # noqa: BLE001 - the student hears it was not answered
                 logger.error("Rasa failed on a KakaoTalk message: %s", type(error).__name__)
                 replies = output.messages + [kakao.message(kakao.text("unavailable"))]

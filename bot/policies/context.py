@@ -249,7 +249,7 @@ def decide(turn: Turn) -> Optional[Plan]:
         return None
     if turn.intent in PAYLOAD_INTENTS:
         return None
-    plan = _crisis(turn) or _answer_to_question(turn)
+    plan = _crisis(turn) or _answer_to_question(turn) or _after_sources(turn)
     if plan is None:
         # In a form, whatever the policy does not take is the form's to read.
         plan = _in_form(turn) if turn.active_loop in FORMS else _route(turn)
@@ -426,6 +426,18 @@ def _answers_question(turn: Turn) -> bool:
             return False
         return reading.report_choice(requested, turn.text) is not None
     return reading.quiz_answer(turn.slots, turn.text) is not None
+
+
+def _after_sources(turn: Turn) -> Optional[Plan]:
+    """ "더 알려줘" right after "근거 보기" of a lesson level: the next level, as
+    right after the lesson itself (the sources carry the lesson's button)."""
+    if (
+        turn.intent == "affirm"
+        and turn.previous == ["action_show_sources"]
+        and turn.slots.get("lesson_topic")
+    ):
+        return Plan(["action_lesson_more"])
+    return None
 
 
 def _route(turn: Turn) -> Optional[Plan]:

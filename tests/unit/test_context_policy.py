@@ -66,9 +66,14 @@ def test_the_classifier_alone_gets_a_gentle_check_and_no_page():
     assert plan(user("어제 밤", "crisis", 0.99)) == ["utter_crisis_check"]
 
 
-@pytest.mark.parametrize("answer, intent", [("ㄴㄴ", "deny"), ("아니요", "deny"), ("안전하지 않아", "affirm")])
+@pytest.mark.parametrize(
+    "answer, intent", [("ㄴㄴ", "deny"), ("아니요", "deny"), ("안전하지 않아", "affirm")]
+)
 def test_no_to_the_safety_question_gets_what_to_do_now(answer, intent):
-    assert plan(CRISIS_TURN, user(answer, intent)) == ["utter_crisis_unsafe", "action_crisis_update"]
+    assert plan(CRISIS_TURN, user(answer, intent)) == [
+        "utter_crisis_unsafe",
+        "action_crisis_update",
+    ]
 
 
 def test_a_place_is_unsafe_and_the_crisis_text_is_not_repeated():
@@ -80,13 +85,19 @@ def test_a_place_is_unsafe_and_the_crisis_text_is_not_repeated():
 
 
 def test_yes_to_the_safety_question_is_acknowledged_not_the_menu():
-    assert plan(CRISIS_TURN, user("응 집이야", "affirm")) == ["utter_crisis_safe", "action_crisis_update"]
+    assert plan(CRISIS_TURN, user("응 집이야", "affirm")) == [
+        "utter_crisis_safe",
+        "action_crisis_update",
+    ]
 
 
 def test_an_unclear_answer_is_asked_once_more_then_given_the_steps():
     assert plan(CRISIS_TURN, user("몰라", "out_of_scope")) == ["utter_ask_safe_again"]
     again = [CRISIS_TURN, user("몰라", "out_of_scope"), bot("utter_ask_safe_again")]
-    assert plan(*again, user("음...", "nlu_fallback")) == ["utter_crisis_unsafe", "action_crisis_update"]
+    assert plan(*again, user("음...", "nlu_fallback")) == [
+        "utter_crisis_unsafe",
+        "action_crisis_update",
+    ]
 
 
 def test_a_retracted_statement_pages_nobody():
@@ -164,7 +175,9 @@ def test_refusing_deletion_deletes_nothing_and_can_go_on_with_the_report():
 
 
 def test_a_counsellor_is_offered_and_only_a_yes_pages():
-    assert plan(user("상담쌤이랑 얘기하고싶어", "request_counsellor")) == ["action_offer_counsellor"]
+    assert plan(user("상담쌤이랑 얘기하고싶어", "request_counsellor")) == [
+        "action_offer_counsellor"
+    ]
     offered = [user("상담 선생님 있어?", "request_counsellor"), bot("action_offer_counsellor")]
     assert plan(*offered, user("응 연결해줘", "affirm")) == ["action_request_counsellor"]
     assert plan(*offered, user("아 아직은 괜찮아", "deny")) == ["utter_counsellor_declined"]
@@ -246,3 +259,14 @@ def test_pausing_a_form_beats_the_forms_own_prediction(policy):
     prediction = policy.predict_action_probabilities(state, DOMAIN)
     assert prediction.is_no_user_prediction
     assert DOMAIN.action_names_or_texts[prediction.max_confidence_index] == "action_deactivate_loop"
+
+
+def test_more_after_the_sources_of_a_lesson_is_its_next_level():
+    lesson = [
+        SlotSet("lesson_topic", "ask_law"),
+        user("법 알려줘", "ask_law"),
+        bot("action_lesson"),
+    ]
+    sources = [*lesson, user("/show_sources", "show_sources"), bot("action_show_sources")]
+    assert plan(*sources, user("더 알려줘", "affirm")) == ["action_lesson_more"]
+    assert plan(*lesson, user("응", "affirm")) is None  # the rule "more of a lesson"
