@@ -62,8 +62,16 @@ def endpoints_config(settings: Settings) -> Dict:
             "db": int(url.path.lstrip("/") or 0),
             "use_ssl": url.scheme == "rediss",
         }
-        if url.password:
-            lock_store["password"] = url.password
+        # Redis AUTH: JIKIMI_REDIS_PASSWORD (kept out of URLs), else the URL's;
+        # an ACL user name from the URL. TLS (rediss://) is verified against
+        # JIKIMI_REDIS_CA_CERTS when set, else the system's CAs.
+        password = settings.redis_password or url.password
+        if url.username:
+            lock_store["username"] = url.username
+        if password:
+            lock_store["password"] = password
+        if url.scheme == "rediss" and settings.redis_ca_certs:
+            lock_store["ssl_ca_certs"] = settings.redis_ca_certs
         config["lock_store"] = lock_store
     return config
 

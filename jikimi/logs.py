@@ -16,14 +16,34 @@ As a safety net, `install()` runs every log record of the process through
 tokens) when it is created. A record factory rather than a filter on handlers:
 Rasa (coloredlogs) and Sanic (dictConfig) replace handlers after start-up,
 and a filter on a logger does not see its children's records.
+
+Python warnings are log records too (`logging.captureWarnings`): Rasa warns
+with `warnings.warn`, which writes to stderr past every logging filter, and its
+payload parser quotes the whole message in the warning ("Failed to parse
+arguments in line '/...'"): a student's name and number went to the log that
+way. Captured warnings are redacted like any record, and a quoted line is
+withheld altogether (a name cannot be recognised by a pattern). The channel
+guard also keeps such messages from reaching the parser (bot/channels.py).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 
 from jikimi.redact import RedactingFilter
+
+# Rasa's warnings that quote what a user typed: "... in line '<text>'. ..."
+_QUOTED_LINE = re.compile(r"(in line )'.*?'(?=\. )", re.S)
+WITHHELD = "'(message withheld)'"
+
+
+def withhold_quoted_lines(record: logging.LogRecord) -> None:
+    """Drops the user's text that a captured Rasa warning quotes."""
+    if record.name == "py.warnings":
+        record.msg = _QUOTED_LINE.sub(rf"\g<1>{WITHHELD}", record.getMessage())
+        record.args = None
 
 FORMAT = "%(asctime)s %(levelname)-7s %(name)s - %(message)s"
 
@@ -37,11 +57,13 @@ def install() -> None:
 
     def factory(*args, **kwargs) -> logging.LogRecord:
         record = previous(*args, **kwargs)
+        withhold_quoted_lines(record)
         redacting.filter(record)
         return record
 
     factory.jikimi_redacting = True  # type: ignore[attr-defined]
     logging.setLogRecordFactory(factory)
+    logging.captureWarnings(True)
 
 
 def configure(level: str = "") -> None:

@@ -111,7 +111,23 @@ class EncryptedSQLTrackerStore(SQLTrackerStore):
 
                 secret_key = load_settings().secret_key
             self._keyring = Keyring(secret_key)
+            if host:
+                from jikimi.db.session import private_sqlite_file
+
+                private_sqlite_file(host)  # 0600, as our own engines make it
             super().__init__(domain=domain, host=host, event_broker=event_broker, **kwargs)
+            if self.engine.dialect.name != "sqlite":
+                # Connections are checked before use: after the database was
+                # down and back, Rasa's pool would hand out dead ones and the
+                # first message would fail.
+                from rasa.core.tracker_store import create_engine_kwargs
+
+                url = self.engine.url
+                self.engine.dispose()
+                self.engine = sa.create_engine(
+                    url, pool_pre_ping=True, **create_engine_kwargs(url)
+                )
+                self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
             if self.engine.dialect.name == "sqlite":
                 sa.event.listen(self.engine, "connect", _sqlite_pragmas)
                 self.engine.dispose()  # connections made so far lack the pragmas

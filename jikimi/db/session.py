@@ -10,6 +10,7 @@ Everything here blocks: async code (actions, the desk) calls it in a thread.
 
 from __future__ import annotations
 
+import os
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Dict, Iterator, Tuple
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, create_engine, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
 from jikimi.db.crypto import Keyring, bind_keyring
@@ -43,16 +45,32 @@ def create_db_engine(database_url: str, secret_key: str) -> Engine:
     return engine
 
 
+def private_sqlite_file(database_url: str) -> None:
+    """A SQLite database file (and its directory) made readable by this user
+    only, like the generated secrets: 0600, created so if it is new (SQLite's
+    journal files copy its mode). Other databases: nothing to do."""
+    try:
+        url = make_url(database_url)
+    except ArgumentError:  # not a URL (a host name): not a SQLite file either
+        return
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return
+    path = Path(url.database)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    if path.stat().st_mode & 0o077:
+        os.chmod(path, 0o600)
+
+
 def create_plain_engine(database_url: str) -> Engine:
-    """An engine without a key, for migrations. SQLite's directory is created;
-    its foreign keys stay off here, because Alembic's batch mode recreates a
-    table by copying it, and dropping the old one with foreign keys on would
-    cascade-delete the rows that point to it."""
+    """An engine without a key, for migrations. SQLite's file is made private
+    (`private_sqlite_file`); its foreign keys stay off here, because Alembic's
+    batch mode recreates a table by copying it, and dropping the old one with
+    foreign keys on would cascade-delete the rows that point to it."""
     url = make_url(database_url)
     options: Dict = {"future": True}
     if url.get_backend_name() == "sqlite":
-        if url.database and url.database != ":memory:":
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        private_sqlite_file(database_url)
         # Several processes share the file: wait for a writer rather than fail.
         options["connect_args"] = {"timeout": 30}
     else:

@@ -49,8 +49,13 @@ def replies_to(page, act) -> list:
     return page.locator("#log li.bot p").all_inner_texts()[before:]
 
 
-def session_id(page) -> str:
+def session_token(page) -> str:
     return page.evaluate("sessionStorage.getItem('jikimi.session')")
+
+
+def session_id(page) -> str:
+    """The conversation id: the token the server gave the widget, less its signature."""
+    return session_token(page).rsplit(".", 1)[0]
 
 
 def storage_report(page) -> dict:
@@ -133,7 +138,7 @@ def test_typing_indicator_shows_while_the_bot_works(page, widget_stack):
     expect(page.locator("#log")).to_contain_text("제14조의2")
 
 
-def test_session_id_is_random_and_only_in_session_storage(browser, widget_stack):
+def test_session_token_is_the_servers_and_only_in_session_storage(browser, widget_stack):
     ids = []
     for _ in range(2):
         context = browser.new_context()
@@ -147,9 +152,10 @@ def test_session_id_is_random_and_only_in_session_storage(browser, widget_stack)
             "indexedDB": [],
         }
         assert context.cookies() == []
-        ids.append(session_id(page))
+        ids.append(session_token(page))
         context.close()
-    assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids)
+    # Issued by the server and signed (jikimi/sessions.py), kept as it came.
+    assert all(re.fullmatch(r"ws-[a-z2-7]{8}-[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{32}", i) for i in ids)
     assert ids[0] != ids[1]
 
 
@@ -166,7 +172,8 @@ def test_long_polling_fallback_reaches_the_rasa_server(page, widget_stack):
         })""",
         widget_stack.rasa_url,
     )
-    assert outcome == "confirmed polling-check"
+    # A made-up id is not taken: the server names a conversation of its own.
+    assert outcome.startswith("confirmed ws-") and "polling-check" not in outcome
 
 
 # --- quick exit --------------------------------------------------------------------------

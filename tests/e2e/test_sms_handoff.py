@@ -14,7 +14,6 @@ import queue
 import re
 import secrets
 import time
-import uuid
 from typing import Iterator, List
 
 import pytest
@@ -226,15 +225,16 @@ class WebStudent:
     def __init__(self, stack) -> None:
         import socketio
 
-        self.session_id = uuid.uuid4().hex
         self.inbox: "queue.Queue[dict]" = queue.Queue()
         self.client = socketio.Client()
         confirmed = queue.Queue()
         self.client.on("bot_uttered", self.inbox.put)
         self.client.on("session_confirm", confirmed.put)
         self.client.connect(stack.rasa_url, socketio_path="socket.io", wait_timeout=30)
-        self.client.emit("session_request", {"session_id": self.session_id})
-        confirmed.get(timeout=30)
+        # The server names the conversation and signs a token for it.
+        self.client.emit("session_request", {"session_id": None})
+        self.session_id = confirmed.get(timeout=30)
+        self.sender_id = self.session_id.rsplit(".", 1)[0]
 
     def say(self, text: str) -> None:
         self.client.emit("user_uttered", {"message": text, "session_id": self.session_id})

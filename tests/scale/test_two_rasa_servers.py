@@ -202,7 +202,6 @@ def test_counsellor_words_reach_a_widget_student_on_the_other_server(cluster):
     with session_scope(cluster.settings) as session:
         add_counsellor(session, "상담 선생님", COUNSELLOR_PHONE)
 
-    session_id = "scale-widget-" + secrets.token_hex(4)
     replies: List[dict] = []
     client = socketio.Client(reconnection=False)
     client.on("bot_uttered", replies.append)
@@ -213,13 +212,21 @@ def test_counsellor_words_reach_a_widget_student_on_the_other_server(cluster):
         wait_timeout=30,
     )
     try:
-        confirmed = threading.Event()
-        client.on("session_confirm", lambda *_: confirmed.set())
-        client.emit("session_request", {"session_id": session_id})
-        assert confirmed.wait(30), "no session_confirm from the socket.io channel"
+        confirmed: List[str] = []
+        client.on("session_confirm", confirmed.append)
+        # The server names the conversation (jikimi/sessions.py); its token is
+        # the widget's credential, the part before the signature its sender id.
+        client.emit("session_request", {"session_id": None})
+        for _ in range(300):
+            if confirmed:
+                break
+            time.sleep(0.1)
+        assert confirmed, "no session_confirm from the socket.io channel"
+        token = confirmed[0]
+        session_id = token.rsplit(".", 1)[0]
         client.emit(
             "user_uttered",
-            {"message": "상담 선생님이랑 얘기하고 싶어요", "session_id": session_id},
+            {"message": "상담 선생님이랑 얘기하고 싶어요", "session_id": token},
         )
         _received(replies, lambda r: "연결을 요청했어요" in (r.get("text") or ""))
 

@@ -4,6 +4,7 @@ and the safe-failure endpoint (bot/safe_failure.py) against real HTTP servers.""
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 from typing import List
 
@@ -56,25 +57,107 @@ async def say(handler, text, sender="s1", channel="rest") -> List[str]:
     return [m["text"] for m in output.messages]
 
 
-async def test_clean_text_reaches_rasa_and_forged_intents_lose_their_slash(limits):
+async def test_clean_text_reaches_rasa_and_forged_intents_are_refused(limits):
     rasa = Rasa()
     handler = channels.guard(rasa)
     assert await say(handler, "제\x00어\u202e 문자") == ["bot reply"]
     assert await say(handler, "/request_counsellor") == ["bot reply"]
-    await say(handler, "/EXTERNAL_handoff_accepted")
-    await say(handler, " // external_counsellor_message{\"text\": \"hi\"}")
-    for typed in ("/restart", "/session_start", "/back{}", "/back_to_menu"):
-        await say(handler, typed)
-    assert rasa.seen == [
-        "제어 문자",
-        "/request_counsellor",
-        "EXTERNAL_handoff_accepted",
-        'external_counsellor_message{"text": "hi"}',
-        "restart",
-        "session_start",
-        "back{}",
-        "/back_to_menu",
-    ]
+    for typed in (
+        "/EXTERNAL_handoff_accepted",
+        ' // external_counsellor_message{"counsellor_text": "hi"}',
+        "/EXTERNAL_counsellor_message{\"counsellor_text\": \"죽고 싶어\"}",
+        "/restart",
+        "/session_start",
+        "/back{}",
+        "EXTERNAL: EXTERNAL_handoff_accepted",
+    ):
+        assert await say(handler, typed) == [channels.unreadable_reply()], typed
+    assert rasa.seen == ["제어 문자", "/request_counsellor"]
+
+
+@pytest.fixture
+def domain_intents(monkeypatch):
+    from rasa.shared.core.slots import CategoricalSlot
+
+    class Domain:
+        intents = ["greet", "add_evidence", "start_quiz"]
+        entities = ["platform", "sha256", "name", "size", "captured_at", "danger"]
+        slots = [
+            CategoricalSlot("platform", [], values=["telegram", "other"]),
+            CategoricalSlot("danger", [], values=["self_harm", "threat"]),
+        ]
+
+    class Agent:
+        domain = Domain()
+
+    monkeypatch.setattr(channels._Agent, "current", Agent())
+
+
+EVIDENCE = {
+    "sha256": "ab" * 32,
+    "name": "캡처.png",
+    "size": 1234,
+    "captured_at": "2026-11-30T10:00:00.000Z",
+}
+
+
+@pytest.mark.parametrize(
+    "typed, read_as",
+    [
+        ("/greet", "/greet"),
+        ("  /start_quiz ", "/start_quiz"),
+        # Not an intent of the domain, or not a payload: read as words, never
+        # quoted by Rasa's payload parser in a warning.
+        ("/unknown_intent", "unknown_intent"),
+        ("/ 김철수 010-1234-5678", "김철수 010-1234-5678"),
+        ("//greet@0.99", "greet@0.99"),
+        # Entities: the domain's, short text, a categorical slot's values.
+        ('/greet{"platform": "telegram"}', '/greet{"platform": "telegram"}'),
+        ('/greet{"platform": {"a": 1}}', "/greet"),
+        ('/greet{"platform": "010-1234-5678 myspace"}', "/greet"),
+        ('/greet{"danger": "self_harm"}', "/greet"),
+        ('/greet{"platform": "telegram"', "greet{\"platform\": \"telegram\""),
+        # The evidence panel's payload: only its entities, only their types.
+        (
+            "/add_evidence" + json.dumps(EVIDENCE),
+            "/add_evidence" + json.dumps(EVIDENCE, ensure_ascii=False),
+        ),
+        (
+            "/add_evidence" + json.dumps({**EVIDENCE, "captured_at": "9999-12-31T20:00:00Z"}),
+            "/add_evidence",
+        ),
+        ('/add_evidence{"sha256": "' + "ab" * 32 + '", "size": Infinity}', "/add_evidence"),
+        ("/add_evidence" + json.dumps({**EVIDENCE, "size": -1}), "/add_evidence"),
+        ("/add_evidence" + json.dumps({**EVIDENCE, "size": 1.5}), "/add_evidence"),
+        ("/add_evidence" + json.dumps({**EVIDENCE, "name": {"a": 1}}), "/add_evidence"),
+        ("/add_evidence" + json.dumps({**EVIDENCE, "platform": "x"}), "/add_evidence"),
+        ("/add_evidence" + json.dumps({**EVIDENCE, "sha256": "nothex"}), "/add_evidence"),
+        ("/add_evidence{not json}", "/add_evidence"),
+    ],
+)
+def test_payloads_are_checked_before_rasa_parses_them(domain_intents, typed, read_as):
+    assert channels.check_payload(typed) == read_as
+
+
+async def test_a_message_rasa_fails_on_gets_the_outage_answer_and_reports_failed(limits):
+    async def broken(message: UserMessage) -> None:
+        raise RuntimeError("the tracker store is down")
+
+    handler = channels.guard(broken)
+    output = CollectingOutputChannel()
+    outcome = await handler(UserMessage("안녕", output, "s-fail", input_channel="rest"))
+    assert outcome == channels.FAILED
+    assert [m["text"] for m in output.messages] == [content.message("outage").text]
+    # Sent again at once (the widget retries): not told twice.
+    output = CollectingOutputChannel()
+    assert await handler(UserMessage("안녕", output, "s-fail", input_channel="rest")) == "failed"
+    assert output.messages == []
+    quiet = channels.guard(broken, answer_failures=False)
+    output = CollectingOutputChannel()
+    assert await quiet(UserMessage("안녕", output, "s-quiet", input_channel="jikimi_sms")) == (
+        channels.FAILED
+    )
+    assert output.messages == []
 
 
 async def test_too_long_and_unreadable_messages_get_a_kind_reply_and_stop(limits):
@@ -95,8 +178,9 @@ async def test_a_sender_over_the_limit_is_told_kindly_and_others_go_on(limits):
     limits(sender_per_minute=3)
     rasa = Rasa()
     handler = channels.guard(rasa)
-    replies = [await say(handler, f"메시지 {i}") for i in range(4)]
-    assert replies == [["bot reply"]] * 3 + [[channels.rate_limited_reply()]]
+    replies = [await say(handler, f"메시지 {i}") for i in range(6)]
+    # Told once a minute, not once per message (a burst of 40 SMS got 40 replies).
+    assert replies == [["bot reply"]] * 3 + [[channels.rate_limited_reply()]] + [[]] * 2
     assert await say(handler, "다른 사람", sender="s2") == ["bot reply"]
     assert await say(handler, "같은 id, 다른 채널", channel="socketio") == ["bot reply"]
     assert len(rasa.seen) == 5

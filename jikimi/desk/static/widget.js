@@ -1,10 +1,16 @@
 /*
  * Jikimi web widget: the chat page's behaviour.
  *
- * Talks to the Rasa server's socket.io channel (rasa/core/channels/socketio.py)
- * with the official socket.io client:
- *   connect -> emit "session_request" {session_id}  -> "session_confirm" (joins the room)
- *   emit "user_uttered" {message, session_id}, acknowledged once Rasa has handled it
+ * Talks to the Rasa server's socket.io channel (bot/channels.py) with the
+ * official socket.io client:
+ *   connect -> emit "session_request" {session_id: token or null}
+ *           -> "session_confirm" token: the server names the conversation and
+ *              signs a token for it (jikimi/sessions.py); kept and sent back
+ *              on every reconnect, so the same conversation goes on
+ *   emit "user_uttered" {message, session_id}, acknowledged once Rasa has
+ *   handled it: {ok: true}, or {ok: false, retry_in: seconds} when it could not
+ *   be handled (storage or Redis down, a rate limit), after which it is sent
+ *   again; the student is told meanwhile by the bot's own message
  *   on "bot_uttered": {text, quick_replies?: [{title, payload}]} or
  *                     {custom: {from_counsellor: true, text}} (bot/channels.py)
  *
@@ -13,10 +19,11 @@
  *     Trusted Types, so an innerHTML assignment would throw); links are made only
  *     for the allow-listed domains of content/resources.yml and for the desk's
  *     own evidence-log links (config.evidenceBase + token);
- *   - nothing is written to localStorage, IndexedDB or cookies; the random
- *     session id lives in sessionStorage and is wiped on quick exit;
- *   - a message the student typed is kept in memory until Rasa acknowledges it,
- *     and sent (again) after a reconnect: at least once, never silently lost.
+ *   - nothing is written to localStorage, IndexedDB or cookies; the
+ *     conversation token lives in sessionStorage and is wiped on quick exit;
+ *   - a message the student typed is kept in memory until Rasa acknowledges it
+ *     as handled, and sent (again) after a reconnect or when Rasa says it could
+ *     not handle it: at least once, never silently lost.
  * Every Korean word comes from the page (templates/widget.html).
  */
 (function () {
@@ -58,23 +65,15 @@
     if (!$("evidence").hidden) { closeEvidence(); }
   });
 
-  // --- session id ------------------------------------------------------------
-
-  function randomId() {
-    var bytes = new Uint8Array(16);
-    crypto.getRandomValues(bytes);
-    return Array.prototype.map.call(bytes, function (b) {
-      return b.toString(16).padStart(2, "0");
-    }).join("");
-  }
+  // --- conversation token (issued by the server) --------------------------
 
   function sessionId() {
-    var id = sessionStorage.getItem(SESSION_KEY);
-    if (!id) {
-      id = randomId();
-      sessionStorage.setItem(SESSION_KEY, id);
-    }
-    return id;
+    try { return sessionStorage.getItem(SESSION_KEY); } catch (e) { return null; }
+  }
+
+  function keepSessionId(token) {
+    if (typeof token !== "string" || !token) return;
+    try { sessionStorage.setItem(SESSION_KEY, token); } catch (e) { /* storage may be blocked */ }
   }
 
   // --- rendering (text only) -----------------------------------------------
@@ -215,14 +214,25 @@
 
   function transmit(item) {
     item.sent = true;
+    item.retryAt = 0;
     setWaiting(item, false);
     var current = socket;
     current.emit(
       "user_uttered",
       { message: item.message, session_id: sessionId() },
-      function () {
+      function (answer) {
         // Rasa acknowledges after it has handled the message (and sent replies).
         if (current !== socket) return;
+        if (answer && answer.ok === false) {
+          // Not handled (the bot has said so): kept, and sent again later.
+          var seconds = Math.min(Math.max(Number(answer.retry_in) || 15, 1), 300);
+          item.sent = false;
+          item.retryAt = Date.now() + seconds * 1000;
+          setWaiting(item, true);
+          setTimeout(flush, seconds * 1000 + Math.random() * 1000);
+          updateTyping();
+          return;
+        }
         pending = pending.filter(function (other) { return other !== item; });
         updateTyping();
       }
@@ -232,7 +242,14 @@
 
   function flush() {
     if (!ready) return;
-    pending.forEach(function (item) { if (!item.sent) transmit(item); });
+    var now = Date.now();
+    // In order: a message waiting to be sent again holds back those after it.
+    for (var i = 0; i < pending.length; i++) {
+      var item = pending[i];
+      if (item.sent) continue;
+      if (item.retryAt && item.retryAt > now) break;
+      transmit(item);
+    }
   }
 
   /** Sends `message`; shows `shown` as the student's bubble (none when null). */
@@ -263,7 +280,8 @@
     socket.on("connect", function () {
       socket.emit("session_request", { session_id: sessionId() });
     });
-    socket.on("session_confirm", function () {
+    socket.on("session_confirm", function (token) {
+      keepSessionId(token);
       ready = true;
       showOffline(false);
       if (!greeted) {
