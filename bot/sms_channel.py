@@ -35,7 +35,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels import MAX_SENDER_CHARS, Handler, guard
+from bot.channels import FAILED, MAX_SENDER_CHARS, Handler, guard
 
 logger = logging.getLogger(__name__)
 
@@ -202,7 +202,10 @@ class JikimiSmsInput(InputChannel):
         )
 
     def blueprint(self, on_new_message: Handler) -> Blueprint:
-        handle = guard(on_new_message)
+        # A message Rasa cannot handle (the conversation store down) is not
+        # answered here (the answer would go through the outbox, in the same
+        # database): 503 tells the desk, which keeps it and tries again.
+        handle = guard(on_new_message, answer_failures=False)
         bp = Blueprint("jikimi_sms_webhook", __name__)
 
         @bp.route("/", methods=["GET"])
@@ -225,16 +228,26 @@ class JikimiSmsInput(InputChannel):
             if not isinstance(text, str):
                 return response.json({"error": '"message" must be a string'}, status=400)
             settings = _settings()
-            phone = await asyncio.to_thread(_phone_of, settings, sender)
+            try:
+                phone = await asyncio.to_thread(_phone_of, settings, sender)
+            except Exception as error:  # noqa: BLE001 - the database: the desk keeps it
+                logger.error("An SMS sender could not be looked up (%s).", type(error).__name__)
+                return response.json({"error": "unavailable"}, status=503)
             if phone is None:
                 return response.json({"error": "unknown sender"}, status=404)
             agent = getattr(request.app.ctx, "agent", None)
-            if agent is not None:
-                tracker = await agent.tracker_store.retrieve(sender)
-                if tracker is not None:
-                    text = choice_payload(text, tracker.events) or text
+            try:
+                if agent is not None:
+                    tracker = await agent.tracker_store.retrieve(sender)
+                    if tracker is not None:
+                        text = choice_payload(text, tracker.events) or text
+            except Exception as error:  # noqa: BLE001 - the desk keeps the message
+                logger.error("The SMS conversation could not be read (%s).", type(error).__name__)
+                return response.json({"error": "unavailable"}, status=503)
             output = JikimiSmsOutput(settings, phone=phone)
-            await handle(UserMessage(text, output, sender, input_channel=self.name()))
+            outcome = await handle(UserMessage(text, output, sender, input_channel=self.name()))
+            if outcome == FAILED:
+                return response.json({"error": "unavailable"}, status=503)
             return response.json({"status": "ok"})
 
         return bp

@@ -12,9 +12,11 @@ timeout, connection reset, a 5xx: Twilio may have accepted the message), the
 failure is recorded as ambiguous, and before the next attempt the dispatcher
 asks Twilio for a message from our number to that recipient with that body,
 created since the message was queued, whose id no other outbox row holds. If
-there is one, it is recorded as this message's id and nothing is sent. (The one
-path left that can send twice is a dispatcher dying between Twilio accepting a
-message and `mark_sent`: see jikimi/db/outbox.py.)
+there is one, it is recorded as this message's id and nothing is sent. The
+same look-up is made for a message claimed again after its lease ran out with
+no outcome recorded: its dispatcher died after sending, or the database went
+down before the outcome could be written (issue 15). That is what used to send
+twice; now only a message Twilio accepted but does not list yet can.
 
 `run_forever` is the loop the desk service runs as a background task;
 `jikimi dispatch --once` runs a single round. It keeps up to `batch` sends in
@@ -41,8 +43,17 @@ from datetime import datetime, timedelta
 from typing import Callable, Dict, List, Optional
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 
-from jikimi.db import OutboxMessage, claim_due, mark_failed, mark_sent, session_scope, utcnow
+from jikimi.db import (
+    Counsellor,
+    OutboxMessage,
+    claim_due,
+    mark_failed,
+    mark_sent,
+    session_scope,
+    utcnow,
+)
 from jikimi.db.outbox import DEFAULT_LEASE, defer
 from jikimi.settings import Settings
 from jikimi.sms import TWILIO_TIMEOUT_S, SendError, transport_for
@@ -81,6 +92,8 @@ class _Claimed:
 
 
 CAP_WINDOW = timedelta(minutes=1)
+# A database that stays down is logged once in this many seconds.
+DB_WARN_EVERY_S = 30.0
 
 
 class Dispatcher:
@@ -140,12 +153,19 @@ class Dispatcher:
             ]
 
     def _over_cap(self, message: _Claimed) -> Optional[datetime]:
-        """When `message` may go, if its number has had its share this minute."""
+        """When `message` may go, if its number has had its share this minute.
+        Counsellors' numbers are not capped here: what reaches them is capped
+        where it is made (jikimi/handoff.py), and an urgent page must not wait."""
         cap = self.settings.sms_per_number_per_minute
         if not cap or not message.recipient_hash:
             return None
         now = self.clock()
         with session_scope(self.settings) as session:
+            counsellor = session.execute(
+                select(Counsellor.id).where(Counsellor.phone_hash == message.recipient_hash)
+            ).first()
+            if counsellor is not None:
+                return None
             count, oldest = session.execute(
                 select(func.count(OutboxMessage.id), func.min(OutboxMessage.sent_at)).where(
                     OutboxMessage.recipient_hash == message.recipient_hash,
@@ -172,7 +192,11 @@ class Dispatcher:
             return
         try:
             sid = None
-            if message.last_error and message.last_error.startswith(AMBIGUOUS):
+            # Claimed before with no outcome recorded: the lease ran out while its
+            # send's outcome could not be written (the database down) or its
+            # dispatcher died. It may have gone out: look before sending.
+            unrecorded = message.attempts > 1 and not message.last_error
+            if unrecorded or (message.last_error and message.last_error.startswith(AMBIGUOUS)):
                 sid = self._already_sent(message)
                 if sid is not None:
                     result.found_sent += 1
@@ -281,7 +305,11 @@ class _InFlight:
                 pass
         try:
             self.dispatcher.deliver(message)
-        except Exception:  # noqa: BLE001 - the database: the lease brings it back
+        except SQLAlchemyError as error:
+            # The lease brings it back, and it is looked up before it is sent again.
+            logger.warning("sms %s: its outcome waits for the database (%s)",
+                           message.id, type(error).__name__)  # fmt: skip
+        except Exception:  # noqa: BLE001 - as above
             logger.exception("sms %s: recording the outcome failed", message.id)
 
     def shutdown(self, timeout: float) -> None:
@@ -303,6 +331,7 @@ async def run_forever(
     A database error is logged and retried."""
     loop = asyncio.get_running_loop()
     flight = _InFlight(dispatcher, dispatcher.batch)
+    warned_at = -DB_WARN_EVERY_S
     try:
         while not stop.is_set():
             free = flight.free()
@@ -310,7 +339,12 @@ async def run_forever(
             if free > 0:
                 try:
                     claimed = await loop.run_in_executor(executor, dispatcher.claim, free)
-                except Exception:  # noqa: BLE001 - keep dispatching once the database is back
+                except SQLAlchemyError as error:  # keep dispatching once the database is back
+                    if loop.time() - warned_at >= DB_WARN_EVERY_S:
+                        warned_at = loop.time()
+                        name = type(error).__name__
+                        logger.warning("the outbox waits for the database (%s)", name)
+                except Exception:  # noqa: BLE001 - keep dispatching
                     logger.exception("claiming outbox messages failed")
             for message in claimed:
                 flight.submit(message)

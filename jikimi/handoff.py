@@ -31,12 +31,14 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Dict, List, Optional, Set
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
+from sqlalchemy import text as sa_text
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -49,12 +51,14 @@ from jikimi.db import (
     OutboxMessage,
     counsellor_by_phone,
     enqueue,
+    keyring_for,
     on_call_counsellors,
     sender_hash,
     session_scope,
     utcnow,
 )
 from jikimi.db.models import CODE_ALPHABET, HANDOFF_TRANSITIONS
+from jikimi.sessions import address_tag_of
 from jikimi.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -70,8 +74,15 @@ COUNSELLOR_MESSAGE = "EXTERNAL_counsellor_message"
 CLOSED = "EXTERNAL_handoff_closed"
 
 _RACE_RETRIES = 3
-# rasa.shared.core.constants.EXTERNAL_MESSAGE_PREFIX: the text of a triggered intent.
+# rasa.shared.core.constants.EXTERNAL_MESSAGE_PREFIX: Rasa's text for an intent
+# triggered through its HTTP API is this prefix and the intent's name.
 RASA_EXTERNAL_PREFIX = "EXTERNAL: "
+DESK_INTENTS = (ACCEPTED, ESCALATED, UNAVAILABLE, COUNSELLOR_MESSAGE, CLOSED)
+
+
+def is_triggered_intent_text(text: str) -> bool:
+    """True for exactly the text Rasa gives one of the desk's triggered intents."""
+    return text.strip() in {RASA_EXTERNAL_PREFIX + intent for intent in DESK_INTENTS}
 
 
 @dataclass(frozen=True)
@@ -83,6 +94,9 @@ class HandoffRequest:
     already_active: bool
     state: Optional[str]
     timeout_s: int
+    # Nobody was paged because a page cap was reached (see `request_handoff`):
+    # the student is told, like when nobody is on call, and given the hotlines.
+    limited: bool = False
 
 
 @dataclass(frozen=True)
@@ -215,11 +229,95 @@ def _asked(session: Session, handoff: Handoff) -> Set[int]:
     return asked
 
 
-def _escalate(session: Session, handoff: Handoff, now: datetime) -> Optional[Handoff]:
-    """After a decline or a timeout: the next counsellor by priority gets a new
-    row and an SMS; None when nobody is left (the row stays declined/expired)."""
+# --- page caps -------------------------------------------------------------------
+#
+# A flood (one client making a conversation per message, each saying something
+# alarming) must not reach a counsellor's phone, while a real crisis in another
+# conversation still does. A new request pages only when, over the last hour,
+# its conversation has made fewer than JIKIMI_PAGES_PER_CONVERSATION_PER_HOUR
+# requests and the client address its widget conversation was started from
+# (jikimi.sessions; NULL for SMS, where the number is the conversation) fewer
+# than JIKIMI_PAGES_PER_ADDRESS_PER_HOUR. Each counsellor gets at most
+# JIKIMI_PAGES_PER_COUNSELLOR_PER_HOUR request SMS (escalations included); a
+# counsellor at the cap is passed over for the next by priority. A request the
+# caps hold back creates nothing; the conversation hears plainly that nobody
+# can be reached now, with the 24-hour hotlines. Repeats while a request is
+# live were never paged again (`already_active`), and still are not.
+#
+# Admissions are serialised (a lock in this process, and a transaction-level
+# advisory lock on PostgreSQL across processes), so concurrent requests cannot
+# both slip under a cap.
+
+PAGE_WINDOW = timedelta(hours=1)
+_ADMISSION_LOCK_KEY = 0x4A4B4D5041474553  # "JKMPAGES", PostgreSQL advisory lock
+_admission = threading.Lock()
+
+
+def _serialise_admissions(session: Session) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa_text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADMISSION_LOCK_KEY})
+
+
+def _requests_since(session: Session, since: datetime, *conditions) -> int:
+    return session.execute(
+        select(func.count(Handoff.id)).where(
+            Handoff.escalated_from_id.is_(None), Handoff.requested_at >= since, *conditions
+        )
+    ).scalar_one()
+
+
+def _held_back(
+    settings: Settings, session: Session, sender_id: str, tag: Optional[str], now: datetime
+) -> Optional[str]:
+    """Which cap holds a new request back ("conversation", "address"), or None."""
+    since = now - PAGE_WINDOW
+    per_conversation = settings.pages_per_conversation_per_hour
+    if per_conversation and _requests_since(
+        session, since, Handoff.sender_hash == sender_hash(session, sender_id)
+    ) >= per_conversation:
+        return "conversation"
+    per_address = settings.pages_per_address_per_hour
+    if tag and per_address and _requests_since(
+        session, since, Handoff.client_tag == tag
+    ) >= per_address:
+        return "address"
+    return None
+
+
+def _pageable(
+    settings: Settings, session: Session, now: datetime, exclude: Set[int] = frozenset()
+) -> Optional[Counsellor]:
+    """The first on-call counsellor by priority not in `exclude` and under the
+    per-counsellor cap, or None."""
+    cap = settings.pages_per_counsellor_per_hour
+    since = now - PAGE_WINDOW
+    for counsellor in on_call_counsellors(session):
+        if counsellor.id in exclude:
+            continue
+        if cap:
+            paged = session.execute(
+                select(func.count(Handoff.id)).where(
+                    Handoff.counsellor_id == counsellor.id, Handoff.notified_at >= since
+                )
+            ).scalar_one()
+            if paged >= cap:
+                logger.warning("counsellor %s is at the page cap; asking the next", counsellor.id)
+                continue
+        return counsellor
+    return None
+
+
+def _escalate(
+    session: Session, handoff: Handoff, now: datetime, settings: Optional[Settings] = None
+) -> Optional[Handoff]:
+    """After a decline or a timeout: the next counsellor by priority (under the
+    page cap when `settings` are given) gets a new row and an SMS; None when
+    nobody is left (the row stays declined/expired)."""
     asked = _asked(session, handoff)
-    following = next((c for c in on_call_counsellors(session) if c.id not in asked), None)
+    if settings is not None:
+        following = _pageable(settings, session, now, exclude=asked)
+    else:
+        following = next((c for c in on_call_counsellors(session) if c.id not in asked), None)
     if following is None:
         return None
     _move(session, handoff, "escalated", now)
@@ -233,6 +331,7 @@ def _escalate(session: Session, handoff: Handoff, now: datetime) -> Optional[Han
         reason=handoff.reason,
         age_group=handoff.age_group,
         platform=handoff.platform,
+        client_tag=handoff.client_tag,
         counsellor_id=following.id,
         escalated_from_id=handoff.id,
         requested_at=now,
@@ -261,13 +360,18 @@ def request_handoff(
 
     Idempotent: a conversation with an active handoff gets that one back
     (`already_active`); an urgent request makes a waiting one urgent and tells
-    its counsellor. With nobody on call nothing is created.
+    its counsellor. With nobody on call, or when a page cap holds the request
+    back (`limited`; see "page caps" above), nothing is created.
+
+    `platform` is stored only as a known category (the platform labels of
+    content/sms.yml; "other" for anything else): never the client's text.
     """
     if reason not in REASONS:
         raise ValueError(f"reason must be one of {', '.join(REASONS)}, not {reason!r}.")
     if age_group not in AGE_GROUPS:
         age_group = None
-    platform = (platform or "").strip().lower()[:32] or None
+    platform = known_platform(platform)
+    tag = address_tag_of(sender_id)
     timeout = settings.handoff_timeout_s
 
     def work() -> HandoffRequest:
@@ -287,9 +391,17 @@ def request_handoff(
                         )
                         _counsellor_sms(session, counsellor, body, now, sender_id=sender_id)
                 return HandoffRequest(active.code, True, True, active.state, timeout)
-            counsellors = on_call_counsellors(session)
-            if not counsellors:
-                return HandoffRequest(None, False, False, None, timeout)
+            _serialise_admissions(session)
+            cap = _held_back(settings, session, sender_id, tag, now)
+            if cap is not None:
+                logger.warning("a handoff request was held back by the %s page cap", cap)
+                return HandoffRequest(None, False, False, None, timeout, limited=True)
+            counsellor = _pageable(settings, session, now)
+            if counsellor is None:
+                limited = bool(on_call_counsellors(session))
+                if limited:
+                    logger.warning("every counsellor on call is at the page cap")
+                return HandoffRequest(None, False, False, None, timeout, limited=limited)
             case = None
             if case_code:
                 case = session.execute(
@@ -308,16 +420,27 @@ def request_handoff(
                 reason=reason,
                 age_group=age_group,
                 platform=platform,
-                counsellor_id=counsellors[0].id,
+                client_tag=tag,
+                counsellor_id=counsellor.id,
                 requested_at=now,
             )
             session.add(handoff)
             session.flush()
-            _notify(session, handoff, counsellors[0], now)
+            _notify(session, handoff, counsellor, now)
             logger.info("handoff %s requested (urgent=%s)", handoff.id, urgent)
             return HandoffRequest(handoff.code, True, False, handoff.state, timeout)
 
-    return _retrying(work)
+    with _admission:
+        return _retrying(work)
+
+
+def known_platform(platform: Optional[str]) -> Optional[str]:
+    """`platform` when it is one of the categories a counsellor SMS can name,
+    "other" for any other named platform (never the client's text), else None."""
+    if not isinstance(platform, str) or not platform.strip():
+        return None
+    value = platform.strip().lower()
+    return value if value in sms.categories("platform") else "other"
 
 
 def active_handoff_state(settings: Settings, sender_id: str) -> Optional[str]:
@@ -331,7 +454,13 @@ def active_handoff_state(settings: Settings, sender_id: str) -> Optional[str]:
 
 def forward_student_message(settings: Settings, sender_id: str, text: str) -> bool:
     """Queues the student's words to the counsellor who accepted; False when
-    no handoff of this conversation is accepted (nothing is queued then)."""
+    no handoff of this conversation is accepted (nothing is queued then).
+
+    Whatever the student wrote is forwarded, "EXTERNAL: ..." included. Only
+    the exact text Rasa gives one of the desk's own triggered intents
+    ("EXTERNAL: EXTERNAL_handoff_accepted", which the relay form may hand over
+    when it starts) is not: a student cannot send that text (the channel guard
+    refuses it with a reply, bot/channels.py)."""
     with session_scope(settings) as session:
         handoff = _active_for(session, sender_id)
         if handoff is None or handoff.state != "accepted":
@@ -339,9 +468,8 @@ def forward_student_message(settings: Settings, sender_id: str, text: str) -> bo
         counsellor = session.get(Counsellor, handoff.counsellor_id)
         if counsellor is None:
             return False
-        if text.startswith(RASA_EXTERNAL_PREFIX):
-            # The text Rasa gives an external intent, not the student's words.
-            logger.warning("an external intent's text was not forwarded to a counsellor")
+        if is_triggered_intent_text(text):
+            logger.info("the text of a triggered intent was not forwarded")
             return True
         now = utcnow()
         prefix = sms.text("forwarded", code=handoff.code, text="") + " "
@@ -423,15 +551,19 @@ def handle_counsellor_sms(settings: Settings, phone: str, text: str) -> Optional
             counsellor = counsellor_by_phone(session, phone)
             if counsellor is None:
                 return None
-            return _counsellor_command(session, counsellor, body, now)
+            return _counsellor_command(session, counsellor, body, now, settings)
 
     return _retrying(work)
 
 
 def _counsellor_command(
-    session: Session, counsellor: Counsellor, body: str, now: datetime
+    session: Session,
+    counsellor: Counsellor,
+    body: str,
+    now: datetime,
+    settings: Optional[Settings] = None,
 ) -> List[Notice]:
-    reply = _Replier(session, counsellor, now)
+    reply = _Replier(session, counsellor, now, settings)
     command = _COMMAND.fullmatch(body)
     if command:
         word, code, rest = command.group(1), _normalise_code(command.group(2)), command.group(3)
@@ -477,10 +609,17 @@ def _counsellor_command(
 class _Replier:
     """SMS back to the counsellor who wrote, in the same transaction."""
 
-    def __init__(self, session: Session, counsellor: Counsellor, now: datetime) -> None:
+    def __init__(
+        self,
+        session: Session,
+        counsellor: Counsellor,
+        now: datetime,
+        settings: Optional[Settings] = None,
+    ) -> None:
         self.session = session
         self.counsellor = counsellor
         self.now = now
+        self.settings = settings  # the page cap for an escalation
 
     def send(self, name: str, **context: str) -> None:
         _counsellor_sms(self.session, self.counsellor, sms.text(name, **context), self.now)
@@ -534,7 +673,7 @@ def _decline(session: Session, handoff: Handoff, reply: _Replier, now: datetime)
         return []
     _move(session, handoff, "declined", now)
     logger.info("handoff %s declined", handoff.id)
-    successor = _escalate(session, handoff, now)
+    successor = _escalate(session, handoff, now, reply.settings)
     if successor is None:
         reply.send("declined_nobody", code=handoff.code)
         return [Notice(handoff.sender_id, UNAVAILABLE, {}, handoff.code)]
@@ -608,7 +747,7 @@ def _expire_one(settings: Settings, handoff_id: int, cutoff: datetime, now: date
         _move(session, handoff, "expired", now)
         logger.info("handoff %s expired", handoff.id)
         counsellor = _counsellor_of(session, handoff)
-        successor = _escalate(session, handoff, now)
+        successor = _escalate(session, handoff, now, settings)
         if counsellor is not None:
             name = "expired" if successor is not None else "expired_nobody"
             _counsellor_sms(session, counsellor, sms.text(name, code=handoff.code), now)

@@ -80,6 +80,11 @@ def label(group: str, key: Optional[str], default: str) -> str:
     return labels.get(key) or labels[default]
 
 
+def categories(group: str) -> tuple:
+    """The keys of a label group of content/sms.yml (platform, channel, ...)."""
+    return tuple(_texts()[group])
+
+
 def ucs2_length(body: str) -> int:
     """Length as an SMS counts it: UTF-16 code units (an emoji counts twice)."""
     return len(body.encode("utf-16-le")) // 2

@@ -12,9 +12,10 @@ to Twilio:
 
 Claiming sets `status="sending"` and pushes `next_attempt_at` out by a lease.
 A dispatcher that dies mid-round leaves its rows `sending`; once the lease
-has run out they are due again. So delivery is at least once: a crash between
-Twilio accepting a message and `mark_sent` sends it again (Twilio's Messages
-API has no idempotency key to prevent that); every other path sends once.
+has run out they are due again, and the dispatcher that claims one asks Twilio
+whether it went out before sending it (jikimi/dispatcher.py): Twilio's Messages
+API has no idempotency key, so that look-up is what keeps a crash, or a
+database that failed before the outcome was recorded, from sending twice.
 """
 
 from __future__ import annotations

@@ -23,8 +23,27 @@ conversation (EXTERNAL_handoff_*; see jikimi/handoff.py). A few retries; a
 failure is logged without text, and a counsellor whose words could not be
 delivered is told by SMS.
 
+Nothing accepted is lost when the database or Rasa is down (issue 15). Twilio
+does not call a webhook again when it fails, so:
+- an SMS that cannot be acted on because the database is down is written to
+  the journal (jikimi/desk/journal.py: on disk, encrypted) before the webhook
+  answers, and the answer itself (TwiML, which needs no database) tells the
+  sender plainly, with the crisis reply first when Rasa's NLU finds danger in
+  it, and the hotlines;
+- a student's words Rasa cannot take (Rasa down, or its conversation store)
+  are journaled too, and the student is told by SMS when the database can
+  queue one;
+- the journal is replayed, oldest first, once both answer again; while it
+  holds anything, new SMS queue behind it, so a conversation keeps its order.
+Each inbound SMS is acted on once: its MessageSid is recorded in the database
+(`inbound_sms`) as it is acted on, so a webhook Twilio delivers twice, to any
+desk process, or a replay, does nothing the second time. A student number that
+sends more than JIKIMI_SMS_PER_NUMBER_PER_MINUTE SMS in a minute is told once to
+slow down and the rest of the burst is not answered.
+
 Two loops run beside the server: the outbox dispatcher (jikimi/dispatcher.py)
-and the escalation sweep (`jikimi.handoff.escalate_expired`).
+and the upkeep loop (the journal replay, the escalation sweep
+`jikimi.handoff.escalate_expired`, and closing inactive cases).
 """
 
 from __future__ import annotations
@@ -35,18 +54,19 @@ import functools
 import logging
 import re
 import unicodedata
-from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Set
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set
 from urllib.parse import parse_qs, quote
 
 from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from jikimi import handoff, sms
 from jikimi.db import (
+    InboundSms,
     SmsContact,
     delete_conversation_data,
     enqueue,
@@ -66,7 +86,20 @@ ERASE, STOP = "삭제", "그만"
 _KEYWORD_NOISE = re.compile(r"[\s.!~?ㅠㅜ]+")
 RASA_TRIES = 4
 RASA_RETRY_S = 1.0
-_RECENT_SIDS = 2000
+# How often the upkeep loop runs (journal replay, escalation, closing cases).
+UPKEEP_S = 1.0
+CLOSE_CASES_EVERY_S = 3600.0
+PARSE_TIMEOUT_S = 3.0
+# What became of a POST to Rasa (SmsDesk._outcome).
+DELIVERED, UNAVAILABLE, REFUSED = "delivered", "unavailable", "refused"
+
+
+class Unhandled(Exception):
+    """An inbound SMS could not be acted on; `claimed`: its MessageSid was recorded."""
+
+    def __init__(self, claimed: bool) -> None:
+        super().__init__("unhandled")
+        self.claimed = claimed
 
 
 @dataclass
@@ -140,12 +173,62 @@ def student_sender(settings: Settings, phone: str, media: bool) -> str:
         return sender_id
 
 
-def rasa_unavailable(settings: Settings, sender_id: str) -> None:
-    """Rasa did not take a student's SMS: tell them, with the numbers to call."""
+def journal_dir(settings: Settings):
+    """Where this desk keeps SMS it could not act on yet (one per desk port)."""
+    return settings.var_dir / f"sms-journal-{settings.desk_port}"
+
+
+def tell_student(settings: Settings, sender_id: str, name: str) -> None:
+    """Queues one SMS text of content/sms.yml to the student of `sender_id`."""
     with session_scope(settings) as session:
         phone = sms_phone(session, sender_id)
         if phone is not None:
-            enqueue(session, phone, sms.text("unavailable"), utcnow(), sender_id=sender_id)
+            enqueue(session, phone, sms.text(name), utcnow(), sender_id=sender_id)
+
+
+def rasa_unavailable(settings: Settings, sender_id: str) -> None:
+    """Rasa did not take a student's SMS (it waits in the journal): tell them,
+    with the numbers to call."""
+    tell_student(settings, sender_id, "unavailable")
+
+
+def database_answers(settings: Settings) -> bool:
+    try:
+        with session_scope(settings) as session:
+            session.execute(select(1))
+    except SQLAlchemyError:
+        return False
+    return True
+
+
+def claim_message(settings: Settings, message_sid: Optional[str]) -> bool:
+    """Records an inbound SMS as acted on; False when it already was (a
+    duplicate delivery or replay). A message without a MessageSid is acted on."""
+    if not message_sid:
+        return True
+    try:
+        with session_scope(settings) as session:
+            session.add(InboundSms(message_sid=message_sid[:64], received_at=utcnow()))
+            session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
+def act_on_inbound(settings: Settings, fields: Dict[str, Any], claimed: bool) -> Optional[Route]:
+    """Claims the MessageSid (unless `claimed`) and routes the SMS; None for a
+    duplicate. A database failure becomes `Unhandled`, saying whether the
+    claim was made (so that a replay does not take the message for a duplicate)."""
+    try:
+        if not claimed:
+            if not claim_message(settings, fields.get("MessageSid")):
+                return None
+            claimed = True
+        return route_inbound(
+            settings, fields.get("From", ""), fields.get("Body", ""), bool(fields.get("media"))
+        )
+    except SQLAlchemyError as error:
+        raise Unhandled(claimed) from error
 
 
 def route_inbound(settings: Settings, phone: str, body: str, media: bool) -> Route:
@@ -188,7 +271,14 @@ class SmsDesk:
         self._tasks: Set[asyncio.Task] = set()
         self._loops: List[asyncio.Task] = []
         self._order: Dict[str, list] = {}
-        self._recent: "OrderedDict[str, None]" = OrderedDict()
+        self._wake: Optional[asyncio.Event] = None
+        from jikimi.desk.journal import Journal
+        from jikimi.ratelimit import RateLimiter
+
+        self.journal = Journal(journal_dir(settings), settings.secret_key)
+        self._per_number = RateLimiter(settings.sms_per_number_per_minute, window_s=60.0)
+        self._slow_down_told = RateLimiter(1, window_s=60.0)
+        self._unavailable_told = RateLimiter(1, window_s=300.0)
 
     # --- lifecycle ---------------------------------------------------------------
 
@@ -200,6 +290,9 @@ class SmsDesk:
         self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="jikimi-desk")
         self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120))
         self._stop = asyncio.Event()
+        self._wake = asyncio.Event()
+        if len(self.journal):
+            logger.warning("%s SMS wait in the journal; replayed first.", len(self.journal))
         transport = await self.blocking(sms.transport_for, self.settings)
         if transport.name == "local":
             logger.warning(
@@ -212,7 +305,7 @@ class SmsDesk:
         dispatcher = Dispatcher(self.settings, transport)
         self._loops = [
             asyncio.create_task(run_forever(dispatcher, self._stop, self._executor)),
-            asyncio.create_task(self._sweep_forever()),
+            asyncio.create_task(self._upkeep_forever()),
         ]
 
     async def stop(self, app: Sanic, _loop: Any) -> None:
@@ -262,32 +355,51 @@ class SmsDesk:
         url = self.settings.public_url + "/sms/inbound"
         return RequestValidator(token).validate(url, form, signature)
 
-    def _seen(self, message_sid: Optional[str]) -> bool:
-        """Twilio may deliver a webhook twice; the second is answered and ignored."""
-        if not message_sid:
-            return False
-        if message_sid in self._recent:
-            return True
-        self._recent[message_sid] = None
-        while len(self._recent) > _RECENT_SIDS:
-            self._recent.popitem(last=False)
-        return False
-
     async def inbound(self, request: Request) -> response.HTTPResponse:
         form = _Form.parse(request)
         if form is None or not self.signed(form, request.headers.get("X-Twilio-Signature", "")):
             logger.warning("An inbound SMS request without a valid Twilio signature was refused.")
             return response.text("Forbidden", status=403)
-        if self._seen(form.first("MessageSid")):
-            return _twiml()
         try:
             media = int(form.first("NumMedia") or 0) > 0
         except ValueError:
             media = False
-        route = await self.blocking(
-            route_inbound, self.settings, form.first("From"), form.first("Body"), media
-        )
+        fields = {
+            "From": form.first("From"),
+            "Body": form.first("Body"),
+            "media": media,
+            "MessageSid": form.first("MessageSid") or None,
+        }
+        if len(self.journal):
+            # Earlier SMS wait to be replayed: this one queues behind them, and
+            # its sender hears about the outage if it is still on.
+            await self.blocking(self.journal.append, {"kind": "inbound", "fields": fields})
+            self._wake.set()
+            if await self.blocking(database_answers, self.settings):
+                return _twiml()
+            return _twiml(await self._outage_replies(fields["Body"]))
+        try:
+            route = await self.blocking(act_on_inbound, self.settings, fields, False)
+        except Unhandled as unhandled:
+            await self.blocking(
+                self.journal.append,
+                {"kind": "inbound", "fields": fields, "claimed": unhandled.claimed},
+            )
+            logger.error("The database is unavailable: an inbound SMS was journaled.")
+            return _twiml(await self._outage_replies(fields["Body"]))
+        if route is None:
+            return _twiml()  # delivered twice: acted on already
+        self.follow_up(route)
+        return _twiml()
+
+    def follow_up(self, route: Route) -> None:
+        """What is left after the database part of an inbound SMS: Rasa's part."""
         logger.info("Inbound SMS: %s", route.kind)
+        if route.kind == "student" and route.text and not self._per_number.allow(route.sender_id):
+            logger.info("An SMS number went over its limit; the rest of the burst is not answered.")
+            if self._slow_down_told.allow(route.sender_id):
+                self.spawn(self.blocking(tell_student, self.settings, route.sender_id, "slow_down"))
+            return
         if route.kind == "counsellor":
             for notice in route.notices:
                 self.spawn(self._tell(notice))
@@ -302,43 +414,99 @@ class SmsDesk:
                     [{"event": "session_started"}, {"event": "action", "name": "action_listen"}],
                 )
             )
-        return _twiml()
+
+    async def _outage_replies(self, body: str) -> List[str]:
+        """What the sender of an SMS the desk could not act on reads at once
+        (TwiML: no database needed): the crisis reply first when Rasa's NLU
+        finds danger, then the outage notice with the hotlines."""
+        replies = []
+        danger = await self._danger(body)
+        if danger is not None:
+            replies.append(sms.text("outage_crisis", danger=danger))
+        replies.append(sms.text("outage"))
+        return replies
+
+    async def _danger(self, body: str) -> Optional[str]:
+        """The crisis detector's verdict on `body` through Rasa's /model/parse, if
+        Rasa answers quickly (medical, threat, self_harm), else None."""
+        import aiohttp
+
+        if not body:
+            return None
+        try:
+            async with self._http.post(
+                f"{self.settings.rasa_url}/model/parse",
+                params={"token": self.settings.rasa_token},
+                json={"text": body},
+                timeout=aiohttp.ClientTimeout(total=PARSE_TIMEOUT_S),
+            ) as answer:
+                if answer.status != 200:
+                    return None
+                parsed = await answer.json()
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
+            return None
+        if (parsed.get("intent") or {}).get("name") != "crisis":
+            return None
+        found = {
+            e.get("value") for e in parsed.get("entities") or [] if e.get("entity") == "danger"
+        }
+        return next((kind for kind in ("medical", "threat", "self_harm") if kind in found), None)
 
     # --- Rasa ----------------------------------------------------------------------
 
     async def _post(self, url: str, *, what: str, **kwargs: Any) -> bool:
-        """POSTs to Rasa; True on 2xx. Retried only when Rasa surely did not act
-        on it (no connection, or a proxy saying Rasa is unavailable): a turn that
-        failed halfway is not run again, so the student never hears a line twice."""
+        """POSTs to Rasa; True on 2xx (see `_outcome`)."""
+        return await self._outcome(url, what=what, **kwargs) == DELIVERED
+
+    async def _outcome(self, url: str, *, what: str, **kwargs: Any) -> str:
+        """POSTs to Rasa: DELIVERED (2xx), UNAVAILABLE (no connection, or 502,
+        503, 504 each time: Rasa surely did not act on it, and it may be tried
+        again later) or REFUSED. Retried a few times only when Rasa surely did
+        not act on it: a turn that failed halfway is not run again, so the
+        student never hears a line twice."""
         import aiohttp
 
         for attempt in range(1, RASA_TRIES + 1):
             try:
                 async with self._http.post(url, **kwargs) as answer:
                     if 200 <= answer.status < 300:
-                        return True
+                        return DELIVERED
                     logger.error("Rasa answered %s to %s", answer.status, what)
                     if answer.status not in (502, 503, 504):
-                        return False
+                        return REFUSED
             except aiohttp.ClientConnectorError:
                 logger.warning("Rasa unreachable for %s (attempt %s)", what, attempt)
             except (aiohttp.ClientError, asyncio.TimeoutError) as error:
                 logger.error("Rasa failed on %s: %s", what, type(error).__name__)
-                return False
+                return REFUSED
             if attempt < RASA_TRIES:
                 await asyncio.sleep(RASA_RETRY_S * attempt)
-        return False
+        return UNAVAILABLE
 
     async def _to_rasa(self, sender_id: str, text: str) -> None:
         async with self.in_order(sender_id):
-            delivered = await self._post(
-                f"{self.settings.rasa_url}/webhooks/jikimi_sms/webhook",
-                what="a student's SMS",
-                json={"sender": sender_id, "message": text},
-                headers={"Authorization": f"Bearer {self.settings.rasa_token}"},
-            )
-        if not delivered:
-            await self.blocking(rasa_unavailable, self.settings, sender_id)
+            if await self.blocking(self.journal.holds, sender_id):
+                outcome = UNAVAILABLE  # keep the order: behind what waits
+            else:
+                outcome = await self._post_student(sender_id, text)
+            if outcome == UNAVAILABLE:
+                await self.blocking(
+                    self.journal.append, {"kind": "rasa", "sender_id": sender_id, "text": text}
+                )
+                self._wake.set()
+        if outcome != DELIVERED and self._unavailable_told.allow(sender_id):
+            try:
+                await self.blocking(rasa_unavailable, self.settings, sender_id)
+            except SQLAlchemyError:
+                logger.error("The student could not be told that their SMS was not answered.")
+
+    async def _post_student(self, sender_id: str, text: str) -> str:
+        return await self._outcome(
+            f"{self.settings.rasa_url}/webhooks/jikimi_sms/webhook",
+            what="a student's SMS",
+            json={"sender": sender_id, "message": text},
+            headers={"Authorization": f"Bearer {self.settings.rasa_token}"},
+        )
 
     async def trigger(self, notice: handoff.Notice) -> bool:
         url = (
@@ -368,20 +536,74 @@ class SmsDesk:
                 json=events,
             )
 
-    # --- escalation --------------------------------------------------------------
+    # --- upkeep: the journal, escalation, closing cases ---------------------------
 
-    async def _sweep_forever(self) -> None:
-        interval = min(5.0, max(0.5, self.settings.handoff_timeout_s / 4))
+    async def _upkeep_forever(self) -> None:
+        """Replays the journal first (a counsellor's 수락 kept during an outage
+        comes before the escalation that would otherwise pass it by), then the
+        escalation sweep; closes inactive cases once an hour."""
+        interval = min(UPKEEP_S * 5, max(0.5, self.settings.handoff_timeout_s / 4))
+        closed_at = -CLOSE_CASES_EVERY_S
+        loop = asyncio.get_running_loop()
         while not self._stop.is_set():
             try:
-                for notice in await self.blocking(handoff.escalate_expired, self.settings):
-                    self.spawn(self._tell(notice))
+                await self.replay()
+                if not len(self.journal):
+                    for notice in await self.blocking(handoff.escalate_expired, self.settings):
+                        self.spawn(self._tell(notice))
+                if loop.time() - closed_at >= CLOSE_CASES_EVERY_S:
+                    from jikimi.retention import close_inactive_cases
+
+                    await self.blocking(close_inactive_cases, self.settings)
+                    closed_at = loop.time()
+            except SQLAlchemyError as error:
+                logger.warning("upkeep waits for the database (%s)", type(error).__name__)
             except Exception:  # noqa: BLE001 - try again on the next tick
-                logger.exception("the escalation sweep failed")
+                logger.exception("the upkeep loop failed")
+            self._wake.clear()
             try:
-                await asyncio.wait_for(self._stop.wait(), timeout=interval)
+                await asyncio.wait_for(self._wake.wait(), timeout=interval)
             except asyncio.TimeoutError:
                 pass
+
+    async def replay(self) -> int:
+        """Acts on journaled SMS, oldest first, until one still cannot be; returns
+        how many were done."""
+        done = 0
+        for entry in await self.blocking(self.journal.entries):
+            if self._stop.is_set():
+                break
+            if entry.kind == "inbound":
+                try:
+                    route = await self.blocking(
+                        act_on_inbound, self.settings, entry.data["fields"],
+                        bool(entry.data.get("claimed")),
+                    )  # fmt: skip
+                except Unhandled as unhandled:
+                    if unhandled.claimed and not entry.data.get("claimed"):
+                        await self.blocking(self.journal.remove, entry)
+                        await self.blocking(
+                            self.journal.append, {**entry.data, "claimed": True}
+                        )
+                    break
+                await self.blocking(self.journal.remove, entry)
+                if route is not None:
+                    self.follow_up(route)
+            elif entry.kind == "rasa":
+                sender_id, text = entry.data["sender_id"], entry.data["text"]
+                async with self.in_order(sender_id):
+                    outcome = await self._post_student(sender_id, text)
+                if outcome == UNAVAILABLE:
+                    break
+                if outcome == REFUSED:
+                    logger.error("a journaled SMS was refused by Rasa and dropped")
+                await self.blocking(self.journal.remove, entry)
+            else:
+                await self.blocking(self.journal.remove, entry)
+            done += 1
+        if done:
+            logger.info("%s journaled SMS replayed; %s wait", done, len(self.journal))
+        return done
 
 
 class _Form(dict):
@@ -406,8 +628,18 @@ class _Form(dict):
         return values[0]
 
 
-def _twiml() -> response.HTTPResponse:
-    return response.text(EMPTY_TWIML, content_type="text/xml; charset=utf-8")
+def _twiml(messages: Sequence[str] = ()) -> response.HTTPResponse:
+    """TwiML: empty (replies go through the outbox), or `messages` sent back to
+    the sender by Twilio itself (when the outbox cannot be used)."""
+    from xml.sax.saxutils import escape
+
+    if not messages:
+        return response.text(EMPTY_TWIML, content_type="text/xml; charset=utf-8")
+    body = "".join(f"<Message>{escape(message)}</Message>" for message in messages)
+    return response.text(
+        f'<?xml version="1.0" encoding="UTF-8"?><Response>{body}</Response>',
+        content_type="text/xml; charset=utf-8",
+    )
 
 
 def sms_blueprint(settings: Settings) -> Blueprint:

@@ -337,3 +337,23 @@ async def test_one_hung_send_does_not_hold_up_other_numbers(db, settings, fake):
     stop.set()
     await asyncio.wait_for(loop_task, 20)
     assert [m.body for m in fake.messages if m.to == OTHER] == [f"다른 번호 {i}" for i in range(3)]
+
+
+def test_a_send_whose_outcome_was_never_recorded_is_not_sent_again(db, settings, clock, fake):
+    """The database went down between Twilio accepting a message and the outcome
+    being written (or the dispatcher died there): the row comes due again when
+    its lease runs out, and the dispatcher finds it at Twilio instead of sending."""
+    from jikimi.db import claim_due, session_scope
+
+    [message_id] = queue(db, "한 번만")
+    sender = dispatcher(settings, clock)
+    with session_scope(sender.settings) as session:
+        [claimed] = claim_due(session, 1, clock())
+        recipient, body = claimed.recipient, claimed.body
+    sender.transport.send(recipient, body)  # sent; then the outcome is lost
+    assert dispatch_until_idle(sender)[0].claimed == 0, "leased"
+    clock.later(2)  # the lease has run out
+    result = dispatcher(settings, clock).run_once()
+    assert (result.claimed, result.found_sent, result.sent) == (1, 1, 1)
+    assert [m.body for m in fake.messages] == ["한 번만"]
+    assert rows(db)[message_id][2] == fake.messages[0].sid

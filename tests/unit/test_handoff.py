@@ -495,17 +495,34 @@ def test_numbers_in_sms_texts_come_from_facts_ko():
         assert "112" in sms.text(name) and "1388" in sms.text(name)
 
 
-def test_the_text_of_an_external_intent_is_never_forwarded(db, settings, roster):
+def test_a_student_who_writes_external_is_heard(db, settings, roster):
+    """A red-team run found "EXTERNAL: ..." from a student dropped silently."""
+    code = ask(settings).code
+    sms_from(settings, KIM, f"수락 {code}")
+    before = len(outbox(db))
+    assert handoff.forward_student_message(settings, STUDENT, "EXTERNAL: 선생님 저예요")
+    assert [row.body for row in outbox(db)[before:]] == [f"[{code}] EXTERNAL: 선생님 저예요"]
+
+
+def test_the_text_rasa_gives_a_triggered_intent_is_not_forwarded(db, settings, roster):
     from rasa.shared.core.constants import EXTERNAL_MESSAGE_PREFIX
 
     assert handoff.RASA_EXTERNAL_PREFIX == EXTERNAL_MESSAGE_PREFIX
     code = ask(settings).code
     sms_from(settings, KIM, f"수락 {code}")
     before = len(outbox(db))
-    assert handoff.forward_student_message(
-        settings, STUDENT, EXTERNAL_MESSAGE_PREFIX + "EXTERNAL_handoff_accepted"
-    )
+    for intent in handoff.DESK_INTENTS:
+        assert handoff.forward_student_message(settings, STUDENT, EXTERNAL_MESSAGE_PREFIX + intent)
     assert len(outbox(db)) == before
+
+
+def test_the_relay_never_takes_the_desks_external_intents():
+    """What keeps the desk's events from being forwarded as words: the relay slot
+    is not filled from any external intent the domain declares."""
+    domain = yaml.safe_load((ROOT / "bot" / "domain" / "handoff.yml").read_text("utf-8"))
+    external = {i for i in domain["intents"] if i.startswith("EXTERNAL_")}
+    (mapping,) = domain["slots"]["handoff_message"]["mappings"]
+    assert external and external <= set(mapping["not_intent"])
 
 
 def test_a_counsellors_words_are_relayed_as_written(db, settings, roster):
@@ -515,3 +532,103 @@ def test_a_counsellors_words_are_relayed_as_written(db, settings, roster):
     assert sms_from(settings, KIM, words) == [
         Notice(STUDENT, COUNSELLOR_MESSAGE, {"counsellor_text": words}, code)
     ]
+
+
+# --- page caps (issue 15: a flood paged a counsellor 40 times in 40 seconds) -------
+
+
+def widget_conversation(tokens, address: str) -> str:
+    return tokens.new(address)
+
+
+@pytest.fixture
+def tokens(settings):
+    from jikimi.sessions import ConversationTokens
+
+    return ConversationTokens(settings.secret_key)
+
+
+def end(settings, sender):
+    assert handoff.end_handoff_for_sender(settings, sender)
+
+
+def test_one_conversation_pages_at_most_its_share_per_hour(db, settings, roster):
+    capped = dataclasses.replace(settings, pages_per_conversation_per_hour=2)
+    for _ in range(2):
+        assert ask(capped, urgent=True, reason="crisis").code
+        end(capped, STUDENT)
+    held = ask(capped, urgent=True, reason="crisis")
+    assert held.limited and not held.counsellor_available and held.code is None
+    assert len(handoffs(db)) == 2
+    assert ask(capped, sender="sms-someone-else", urgent=True, reason="crisis").code
+
+
+def test_one_client_address_pages_at_most_its_share_and_others_still_get_through(
+    db, settings, roster, tokens
+):
+    capped = dataclasses.replace(settings, pages_per_address_per_hour=3)
+    flood = [widget_conversation(tokens, "203.0.113.9") for _ in range(20)]
+    results = [
+        ask(capped, sender=s, channel="socketio", urgent=True, reason="crisis") for s in flood
+    ]
+    assert sum(1 for r in results if r.code) == 3
+    assert all(r.limited for r in results[3:])
+    pages = [b for b in bodies(db, KIM) + bodies(db, LEE) if "상담 요청" in b]
+    assert len(pages) == 3
+    # A real crisis from another school's address still reaches a counsellor.
+    other = widget_conversation(tokens, "198.51.100.7")
+    real = ask(capped, sender=other, channel="socketio", urgent=True, reason="crisis")
+    assert real.code and not real.limited
+    with db.session() as session:
+        row = session.execute(select(Handoff).where(Handoff.code == real.code)).scalar_one()
+        assert row.client_tag == tokens.address_tag("198.51.100.7")
+        assert "198.51.100.7" not in repr(row.__dict__)
+
+
+def test_a_counsellor_at_the_cap_is_passed_over_and_then_nobody_is_paged(db, settings, roster):
+    capped = dataclasses.replace(
+        settings, pages_per_counsellor_per_hour=2, pages_per_conversation_per_hour=0
+    )
+    first = [ask(capped, sender=f"sms-c-{i}") for i in range(6)]
+    assert all(r.code for r in first)
+    per_phone = {p: len([b for b in bodies(db, p) if "상담 요청" in b]) for p in (KIM, LEE, PARK)}
+    assert per_phone == {KIM: 2, LEE: 2, PARK: 2}
+    held = ask(capped, sender="sms-c-6")
+    assert held.limited and held.code is None
+
+
+def test_an_escalation_skips_a_counsellor_at_the_cap(db, settings, roster):
+    capped = dataclasses.replace(settings, pages_per_counsellor_per_hour=1)
+    first = ask(capped, sender="sms-e-1")  # Kim
+    ask(capped, sender="sms-e-2")  # Lee (Kim is at the cap)
+    sms_from(capped, KIM, f"거절 {first.code}")  # next: Lee is at the cap too, so Park
+    assert any(first.code not in b and "넘겨받음" in b for b in bodies(db, PARK))
+    assert len([b for b in bodies(db, LEE) if "상담 요청" in b]) == 1
+
+
+def test_page_caps_hold_under_concurrent_requests(db, settings, roster, tokens):
+    capped = dataclasses.replace(settings, pages_per_address_per_hour=4)
+    senders = [widget_conversation(tokens, "203.0.113.50") for _ in range(16)]
+    results = []
+    start = threading.Barrier(8)
+
+    def run(chunk):
+        start.wait(timeout=30)
+        for sender in chunk:
+            results.append(ask(capped, sender=sender, channel="socketio", urgent=True))
+
+    threads = [threading.Thread(target=run, args=(senders[i::8],)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert len(results) == 16
+    assert sum(1 for r in results if r.code) == 4
+    assert len(handoffs(db)) == 4
+
+
+def test_the_platform_stored_is_a_known_category_never_client_text(db, settings, roster):
+    ask(settings, sender="sms-p-1", platform="Telegram ")
+    ask(settings, sender="sms-p-2", platform="내 번호 010-1234-5678로 연락줘")
+    ask(settings, sender="sms-p-3", platform={"a": 1})
+    assert [row.platform for row in handoffs(db)] == ["telegram", "other", None]

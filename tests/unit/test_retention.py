@@ -161,3 +161,41 @@ async def test_the_command_uses_the_documented_default_and_takes_older_than(
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
     )
     assert bad.returncode == 2 and "must not be negative" in bad.stderr
+
+
+def test_a_case_without_activity_is_closed_and_later_purged(settings):
+    """Issue 15: nothing closed a case and purge skipped open ones, so reports were
+    kept for ever. A case untouched for JIKIMI_CASE_CLOSE_DAYS is closed, one with
+    a live handoff stays open, and a closed case goes with the retention period."""
+    from jikimi.db import Handoff
+    from jikimi.retention import close_inactive_cases
+
+    assert settings.case_close_days == 30
+    with session_scope(settings) as session:
+        for sender, days in (("idle", 31), ("recent", 5), ("waiting", 40)):
+            at = NOW - timedelta(days=days)
+            session.add(
+                Case(channel="rest", sender_hash=sender_hash(session, sender),
+                     created_at=at, updated_at=at)
+            )  # fmt: skip
+        session.flush()
+        waiting = session.query(Case).filter(
+            Case.sender_hash == sender_hash(session, "waiting")
+        ).one()
+        session.add(
+            Handoff(case_id=waiting.id, sender_hash=waiting.sender_hash, sender_id="waiting",
+                    channel="rest", state="notified", requested_at=NOW - timedelta(days=40))
+        )  # fmt: skip
+    assert close_inactive_cases(settings, NOW) == 1
+    assert close_inactive_cases(settings, NOW) == 0, "twice is harmless"
+    with session_scope(settings) as session:
+        status = {
+            sender: session.query(Case.status).filter(
+                Case.sender_hash == sender_hash(session, sender)
+            ).scalar()
+            for sender in ("idle", "recent", "waiting")
+        }
+    assert status == {"idle": "closed", "recent": "open", "waiting": "open"}
+    # Purged once the retention period has run from its closing.
+    assert purge(settings, 90, NOW + timedelta(days=89))["cases"] == 0
+    assert purge(settings, 90, NOW + timedelta(days=91))["cases"] == 1

@@ -393,7 +393,7 @@ def test_a_student_whose_sms_rasa_cannot_take_is_told_where_to_call(desk):
     desk.rasa.status = 500
     try:
         desk.text(phone, "도와주세요")
-        body = desk.twilio.wait_for_message(phone, "지금 답하지 못했어요").body
+        body = desk.twilio.wait_for_message(phone, "바로 답하지 못했어요").body
     finally:
         desk.rasa.status = 200
     for number in ("112", "109", "1388"):
@@ -414,7 +414,93 @@ def test_rasa_unavailable_behind_a_proxy_is_retried(desk):
         time.sleep(0.2)
         found = [c for c in desk.rasa.calls if c["fields"].get("message") == "다시 보내 주세요"]
     assert len(found) == 2
-    assert all("지금 답하지 못했어요" not in m.body for m in desk.twilio.to(phone))
+    assert all("답하지 못했어요" not in m.body for m in desk.twilio.to(phone))
+
+
+# --- issue 15: nothing accepted is lost, nothing acted on twice, bursts -----------
+
+
+def test_while_rasa_is_away_a_students_sms_waits_in_the_journal_and_goes_in_order(desk):
+    from jikimi.desk.sms import journal_dir
+
+    phone = new_phone()
+    desk.rasa.status = 503  # Rasa (or its conversation store) unavailable
+    try:
+        desk.text(phone, "첫 번째 이야기")
+        body = desk.twilio.wait_for_message(phone, "받아 두었고").body
+        assert "112" in body and "109" in body
+        desk.text(phone, "두 번째 이야기")  # behind the first, not before it
+        deadline = time.monotonic() + 30
+        while len(list(journal_dir(desk.settings).glob("*.sms"))) < 2:
+            assert time.monotonic() < deadline, "not journaled"
+            time.sleep(0.2)
+    finally:
+        desk.rasa.status = 200
+    delivered = desk.rasa.wait_for(
+        lambda c: c["fields"].get("message") == "두 번째 이야기", what="the replay"
+    )
+    assert delivered
+    mine = [
+        c["fields"]["message"]
+        for c in desk.rasa.calls
+        if c["fields"].get("message") in ("첫 번째 이야기", "두 번째 이야기")
+    ]
+    # Tried (and refused) while away, then each delivered once, in order.
+    assert mine[-2:] == ["첫 번째 이야기", "두 번째 이야기"]
+    assert len([m for m in desk.twilio.to(phone) if "받아 두었고" in m.body]) == 1, "told once"
+    assert not list(journal_dir(desk.settings).glob("*.sms"))
+
+
+def test_a_webhook_delivered_again_after_a_restart_is_still_handled_once(desk, tmp_path):
+    """MessageSids are kept in the database, not in one process's memory: a
+    second desk (or the same one restarted) does not act on it again."""
+    phone = new_phone()
+    params = desk.twilio.inbound_params(phone, "재전송된 문자")
+    from twilio.request_validator import RequestValidator
+
+    def post(url):
+        signature = RequestValidator(desk.twilio.auth_token).compute_signature(
+            url + "/sms/inbound", params
+        )
+        return requests.post(
+            url + "/sms/inbound", data=params, headers={"X-Twilio-Signature": signature},
+            timeout=30,
+        )  # fmt: skip
+
+    assert post(desk.url).status_code == 200
+    desk.rasa.wait_for(lambda c: c["fields"].get("message") == "재전송된 문자")
+    with desk.session() as session:
+        from jikimi.db import InboundSms
+
+        assert session.get(InboundSms, params["MessageSid"]) is not None
+    # The same database, another desk process (its own memory) on its own port.
+    env = stack_env(
+        tmp_path,
+        JIKIMI_DATABASE_URL=desk.settings.database_url,
+        JIKIMI_SECRET_KEY=desk.settings.secret_key,
+        JIKIMI_RASA_PORT=str(desk.rasa.port),
+        **desk.twilio.env(),
+    )
+    env["JIKIMI_PUBLIC_URL"] = urls(env)["desk"]
+    with serve("desk", env, tmp_path) as second:
+        assert post(second.url).status_code == 200
+        time.sleep(1.5)
+        assert stop(second.process)
+    assert sum(c["fields"].get("message") == "재전송된 문자" for c in desk.rasa.calls) == 1
+
+
+def test_a_burst_from_one_number_is_answered_in_part_and_told_once(desk):
+    """A red-team burst of 40 SMS got 40 replies. Now the desk hands at most
+    JIKIMI_SMS_PER_NUMBER_PER_MINUTE of them to Rasa and says once to slow down."""
+    phone = new_phone()
+    cap = desk.settings.sms_per_number_per_minute
+    for i in range(40):
+        desk.text(phone, f"연속 {i}")
+    desk.twilio.wait_for_message(phone, "한꺼번에 많이")
+    time.sleep(2)
+    handed = [c for c in desk.rasa.calls if str(c["fields"].get("message", "")).startswith("연속")]
+    assert len(handed) == cap
+    assert len([m for m in desk.twilio.to(phone) if "한꺼번에 많이" in m.body]) == 1
 
 
 def test_outbox_rows_of_the_gateway_hold_no_plain_numbers(desk):
