@@ -63,7 +63,7 @@ from jikimi.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-REASONS = ("request", "report", "crisis", "threat")
+REASONS = ("request", "report", "crisis", "threat", "medical", "parent", "teacher")
 AGE_GROUPS = ("minor", "adult")
 
 # Intents the desk triggers in the student's conversation (the dialogue's contract).
@@ -441,6 +441,68 @@ def known_platform(platform: Optional[str]) -> Optional[str]:
         return None
     value = platform.strip().lower()
     return value if value in sms.categories("platform") else "other"
+
+
+# What the crisis dialogue may tell the counsellor (categories, never the
+# student's words): the answer to "are you safe?" and the kind of place.
+CRISIS_NOTES = {
+    "unsafe": "안전하지 않다고 답함",
+    "safe": "안전한 곳에 있다고 답함",
+}
+
+
+def crisis_update(
+    settings: Settings, sender_id: str, status: str, place: Optional[str] = None
+) -> bool:
+    """Tells the counsellor of the conversation's active handoff what the
+    student answered to the safety question (`CRISIS_NOTES`, and a place
+    category from jikimi.reading). False when no handoff is active."""
+    if status not in CRISIS_NOTES:
+        raise ValueError(f"status must be one of {', '.join(CRISIS_NOTES)}, not {status!r}.")
+    note = CRISIS_NOTES[status]
+    if place:
+        from jikimi import reading
+
+        if place not in reading.DANGER_PLACE_NAMES:
+            raise ValueError(f"unknown place category {place!r}")
+        note += f" · 장소: {place}"
+    with session_scope(settings) as session:
+        handoff = _active_for(session, sender_id)
+        if handoff is None:
+            return False
+        counsellor = _counsellor_of(session, handoff)
+        if counsellor is None:
+            return False
+        body = sms.text("crisis_update", code=handoff.code, note=note)
+        now = utcnow()
+        if _already_told(session, counsellor, handoff.code, body, now):
+            return True
+        _counsellor_sms(session, counsellor, body, now, sender_id=sender_id)
+        return True
+
+
+# A crisis conversation may answer the safety question again and again (a
+# flood did, one update SMS each): a counsellor gets each update once, and at
+# most this many about one handoff per hour.
+UPDATES_PER_HANDOFF = 3
+
+
+def _already_told(
+    session: Session, counsellor: Counsellor, code: str, body: str, now: datetime
+) -> bool:
+    """True when this update was sent already, or the handoff had its share."""
+    recent = session.execute(
+        select(OutboxMessage.body).where(
+            OutboxMessage.recipient_hash == keyring_for(session).digest(counsellor.phone),
+            OutboxMessage.created_at >= now - PAGE_WINDOW,
+        )
+    ).scalars()
+    start = sms.text("crisis_update", code=code, note="")
+    about = [text for text in recent if text.startswith(start)]
+    if body in about or len(about) >= UPDATES_PER_HANDOFF:
+        logger.info("a crisis update was not sent again to the counsellor")
+        return True
+    return False
 
 
 def active_handoff_state(settings: Settings, sender_id: str) -> Optional[str]:
