@@ -19,7 +19,10 @@ ADULT_TOPIC = {"report_incident": "ask_bystander_help"}
 
 def _topic(tracker: Tracker, role: Text) -> Text:
     topic = tracker.get_intent_of_latest_message()
-    if role in ("teacher", "parent") or tracker.get_slot("stance") == "bystander":
+    stance = tracker.get_slot("stance")
+    if stance == "involved" and topic in ("ask_bystander_help", "report_incident"):
+        return "disclose_involvement"  # what he did, whatever the classifier read
+    if role in ("teacher", "parent") or stance == "bystander":
         topic = ADULT_TOPIC.get(topic, topic)
     return topic
 

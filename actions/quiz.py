@@ -20,7 +20,7 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import send
+from actions.common import role_of, send
 from actions.sources import asked_for_sources, source_ids
 from jikimi import content, reading
 
@@ -130,6 +130,12 @@ class ValidateQuizForm(FormValidationAction):
         given = content.parse_answer(question, text)
         if given is None:
             intent = tracker.latest_message.get("intent") or {}
+            if reading.is_question(text) and (
+                intent.get("name") == "ask_privacy" or reading.privacy_topic(text) != "general"
+            ):
+                # "이거 점수 선생님한테 가?": answered, then the same question again.
+                send(dispatcher, content.privacy(reading.privacy_topic(text), role_of(tracker)))
+                return {"quiz_answer": None}
             if reading.victim_cue(text):
                 # "사실 내 사진도 합성됐어": a victim speaking up, whatever the label.
                 return {"quiz_answer": "report_incident"}

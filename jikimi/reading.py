@@ -344,6 +344,9 @@ _INVOLVED = (
     r"(내가|제가|나도|저도|우리가|친구랑내가)[가-힣]{0,12}(합성했|합성한|만들었|만든|만듦|퍼뜨|유포|공유했|"
     r"공유한|올렸|올린|보냈|보낸|돌렸|돌린|샀|산거|구매|저장했|저장한|다운|봤|봄|본거|들어가있|있었|초대)",
     r"(나도|저도)[가-힣]{0,6}(그방|텔방|능욕방|단톡|방에)",
+    # no subject, the writer's own past act: "합성한거 만들어서 디코에 올린적 있음"
+    r"(만든적|합성한적|올린적|보낸적|돌린적|퍼뜨린적|산적있|구매한적|만들어서올|합성해서올|"
+    r"합성해서보|만들어서보|만들어서돌|합성해서돌)",
 )
 
 
@@ -390,10 +393,14 @@ def involved_topic(text: Optional[str]) -> Optional[str]:
 # What a privacy question is about (content/privacy.yml topics).
 _PRIVACY_TOPICS = (
     ("parents", r"(부모|엄마|아빠|어머니|아버지|보호자|집에연락|집에알|집으로연락|집에전화|가족)"),
-    ("school", r"(학교|선생님이알|담임|학폭위|학교폭력위)"),
+    ("school", r"(학교|선생님이알|선생님한테|선생님께|쌤한테|쌤이알|담임|학폭위|학교폭력위)"),
     ("counsellor", r"(상담선생님|상담사|상담쌤|선생님이보|상담원)"),
-    ("anonymous", r"(익명|이름|실명|신분|누군지|신원)"),
-    ("records", r"(기록|저장|남아|남나|누가봐|누가보|볼수있|삭제|지워|경찰이봐|영장|캡처남)"),
+    ("anonymous", r"(익명|이름|실명|신분|누군지|신원|누가신고|신고한거|신고한게|들키|들켜|알려지)"),
+    (
+        "records",
+        r"(기록|저장|남아|남나|누가봐|누가보|볼수있|삭제|지워|경찰이봐|영장|캡처남|경찰한테|경찰에넘|"
+        r"넘어가|전달돼|전해져|말한거|얘기한거)",
+    ),
 )
 
 
@@ -551,9 +558,10 @@ def wants_takedown(text: Optional[str]) -> bool:
     s = squash(text)
     if not _TAKEDOWN_VERB.search(s) or _RECORD_WORDS.search(s):
         return False
-    return bool(_MATERIAL_WORDS.search(s)) or bool(
-        re.search(r"(지워|지우|삭제)(달라|주세요|줘|싶|하는법|할수)", s)
-    )
+    return bool(_MATERIAL_WORDS.search(s) or _ASK_DELETE.search(s))
+
+
+_ASK_DELETE = re.compile(r"(지워|지우|삭제)(고|하고|해|해서)?(달라|주세요|줘|싶|하는법|할수|빨리)")
 
 
 # Someone else is pictured: "친구 사진이", "걔 얼굴로", "딸 사진".
@@ -564,8 +572,9 @@ _BYSTANDER = re.compile(
 
 
 def bystander_cue(text: Optional[str]) -> bool:
-    """The writer speaks of someone else pictured (and not of themself)."""
-    return bool(_BYSTANDER.search(squash(text))) and not victim_cue(text)
+    """The writer speaks of someone else pictured (and not of themself, nor of
+    what they did to them)."""
+    return bool(_BYSTANDER.search(squash(text))) and not victim_cue(text) and not involved_cue(text)
 
 
 def asks_deletion(text: Optional[str]) -> bool:

@@ -231,14 +231,13 @@ def _stance(turn: Turn, role: Text) -> Optional[Text]:
         return "bystander"
     if turn.danger and reading.about_someone_else(turn.text, adult=role != "student"):
         return turn.slots.get("stance") or "bystander"
-    adult = role != "student"
-    if reading.involved_cue(turn.text, adult=adult) and (
-        adult
-        or turn.intent in ("disclose_involvement", "ask_law", "express_distress", "nlu_fallback")
-    ):
+    if reading.involved_cue(turn.text, adult=role != "student"):
         return "involved"
+    # The first intent that says who is speaking sets the stance; later ones
+    # do not overturn it (a friend asking "can I report it?" stays a friend):
+    # only the cues above do.
     stance = STANCE_OF_INTENT.get(turn.intent)
-    if stance and (turn.slots.get("stance") is None or turn.confidence >= 0.8):
+    if stance and turn.slots.get("stance") is None:
         return stance
     return None
 
@@ -484,6 +483,13 @@ def _route(turn: Turn) -> Optional[Plan]:
         return Plan(["action_privacy"])
     if role in ("teacher", "parent") and intent == "report_incident":
         # Their student or child is the victim: the adult's version of the help.
+        return Plan(["action_lesson"])
+    if (
+        stance == "involved"
+        and intent in ("ask_bystander_help", "report_incident")
+        and not reading.involved_topic(turn.text)
+    ):
+        # "친구 얼굴로 합성해서 올린 적 있어" read as a friend's or a victim's words.
         return Plan(["action_lesson"])
     if role == "student" and reading.victim_cue(turn.text) and intent in (
         "ask_bystander_help", "disclose_involvement", "express_distress", "nlu_fallback",

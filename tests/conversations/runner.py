@@ -305,8 +305,11 @@ def _turn_since(events: List[Dict[str, Any]], sent_at: float) -> Optional[List[D
     if users:
         turn = events[users[-1] + 1 :]
         return turn if any(e.get("event") == "action" for e in turn) else None
+    # After the restart the tracker store keeps only what follows it: a new
+    # session (action_session_start) that Rasa starts at once.
     restarted = any(
-        e.get("event") == "restart" and (e.get("timestamp") or 0) >= slack for e in events
+        e.get("event") in ("restart", "session_started") and (e.get("timestamp") or 0) >= slack
+        for e in events
     )
     return ERASED_TURN + events if restarted else None
 
@@ -449,9 +452,19 @@ def check_after(conversation: Conversation, after: Dict[str, Any]) -> List[str]:
                         failures.append(f"when is {got!r}, expected it to hold {wanted!r}")
                 elif got != wanted:
                     failures.append(f"{key} is {got!r}, expected {wanted!r}")
-    sms = (
-        conversation.counsellor_sms() if any(k.startswith("counsellor_sms") for k in after) else []
-    )
+    wants_sms = any(key.startswith("counsellor_sms") for key in after)
+    sms = conversation.counsellor_sms() if wants_sms else []
+    deadline = time.monotonic() + 15
+    while (
+        wants_sms
+        and time.monotonic() < deadline
+        and not all(
+            any(str(word) in body for body in sms)
+            for word in after.get("counsellor_sms_says") or []
+        )
+    ):
+        time.sleep(0.5)  # the dispatcher sends what the last turn queued
+        sms = conversation.counsellor_sms()
     for word in after.get("counsellor_sms_says") or []:
         if not any(str(word) in body for body in sms):
             failures.append(f"no counsellor SMS says {word!r}")
