@@ -13,7 +13,10 @@ sends it with retries. The output channel renders for a phone:
   back from the tracker's last bot turn, so nothing is kept in this process;
 - long replies are split at paragraph, line or sentence breaks (jikimi.sms.split_sms);
 - a counsellor's words (custom JSON `{"from_counsellor": true, "text": ...}`)
-  become "상담 선생님: ...".
+  become "상담 선생님: ...";
+- the first reply of a conversation (a new number, or after "삭제") starts by
+  saying that Jikimi is a bot (content/sms.yml `intro`), as the widget's
+  greeting does, unless that reply says so itself.
 The same guard as the other channels (bot/channels.py) applies.
 
 `trigger_intent` with `output_channel=latest` reaches SMS students through
@@ -81,10 +84,11 @@ class JikimiSmsOutput(OutputChannel):
     def name(cls) -> Text:
         return CHANNEL_NAME
 
-    def __init__(self, settings=None, phone: Optional[Text] = None) -> None:
+    def __init__(self, settings=None, phone: Optional[Text] = None, intro: bool = False) -> None:
         self._settings = settings
         self._phone = phone
         self._numbered = 0
+        self._intro = intro
 
     @property
     def settings(self):
@@ -92,7 +96,12 @@ class JikimiSmsOutput(OutputChannel):
 
     async def _queue(self, recipient_id: Text, text: Text) -> None:
         from jikimi.sms import split_sms
+        from jikimi.sms import text as sms_text
 
+        if self._intro:
+            self._intro = False
+            if text and "챗봇" not in text:
+                text = sms_text("intro") + "\n\n" + text
         parts = split_sms(text or "")
         if not parts:
             return
@@ -236,15 +245,17 @@ class JikimiSmsInput(InputChannel):
             if phone is None:
                 return response.json({"error": "unknown sender"}, status=404)
             agent = getattr(request.app.ctx, "agent", None)
+            first = True
             try:
                 if agent is not None:
                     tracker = await agent.tracker_store.retrieve(sender)
                     if tracker is not None:
                         text = choice_payload(text, tracker.events) or text
+                        first = not any(e.type_name == "bot" for e in tracker.events)
             except Exception as error:  # noqa: BLE001 - the desk keeps the message
                 logger.error("The SMS conversation could not be read (%s).", type(error).__name__)
                 return response.json({"error": "unavailable"}, status=503)
-            output = JikimiSmsOutput(settings, phone=phone)
+            output = JikimiSmsOutput(settings, phone=phone, intro=first)
             outcome = await handle(UserMessage(text, output, sender, input_channel=self.name()))
             if outcome == FAILED:
                 return response.json({"error": "unavailable"}, status=503)
