@@ -20,7 +20,7 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import role_of, send
+from actions.common import previous_bot_texts, role_of, send
 from actions.sources import asked_for_sources, source_ids
 from jikimi import content, reading
 
@@ -101,6 +101,10 @@ class ActionAskQuizAnswer(Action):
         ids = tracker.get_slot("quiz_ids") or []
         number = int(tracker.get_slot("quiz_index") or 0) + 1
         text = content.render("quiz_question.j2", question=question, number=number, total=len(ids))
+        if text in previous_bot_texts(tracker):
+            # Asked again right after an unclear answer: the question is just
+            # above; a short word and the same buttons, not the question twice.
+            text = content.message("quiz_again").text
         dispatcher.utter_message(text=text, buttons=_answer_buttons(question))
         return []
 

@@ -344,10 +344,19 @@ _INVOLVED = (
     r"(내가|제가|나도|저도|우리가|친구랑내가)[가-힣]{0,12}(합성했|합성한|만들었|만든|만듦|퍼뜨|유포|공유했|"
     r"공유한|올렸|올린|보냈|보낸|돌렸|돌린|샀|산거|구매|저장했|저장한|다운|봤|봄|본거|들어가있|있었|초대)",
     r"(나도|저도)[가-힣]{0,6}(그방|텔방|능욕방|단톡|방에)",
-    # no subject, the writer's own past act: "합성한거 만들어서 디코에 올린적 있음"
-    r"(만든적|합성한적|올린적|보낸적|돌린적|퍼뜨린적|산적있|구매한적|만들어서올|합성해서올|"
-    r"합성해서보|만들어서보|만들어서돌|합성해서돌)",
 )
+# No subject, the writer's own past act: "합성한거 만들어서 디코에 올린적 있음".
+# Not when someone else is the subject ("반애들이 … 만들어서 돌려서") or the
+# act is reported ("누가 … 만들어서 돌렸대").
+_OWN_ACT = re.compile(
+    r"(만든적|합성한적|올린적|보낸적|돌린적|퍼뜨린적|산적있|구매한적|만들어서올|합성해서올|"
+    r"합성해서보|만들어서보|만들어서돌|합성해서돌)"
+)
+_OTHER_SUBJECT = re.compile(
+    r"(누가|누군가|걔가|걔네가|쟤가|애들이|애들이랑|친구가|친구들이|반애들이|남자애들이|선배가|후배가|"
+    r"어떤애|어떤사람|모르는사람|누군지)"
+)
+_REPORTED_ACT = re.compile(r"(대|래|다고|더라|댔|렸대|렸어요대)$")
 
 
 def victim_cue(text: Optional[str]) -> bool:
@@ -366,7 +375,12 @@ def involved_cue(text: Optional[str], adult: bool = False) -> bool:
     """The writer (or, for a teacher or parent, their student or child) made,
     shared, bought or watched the material."""
     s = squash(text)
-    return _any(_INVOLVED, s) or (adult and bool(_CHILD_INVOLVED.search(s)))
+    own_act = (
+        bool(_OWN_ACT.search(s))
+        and not _OTHER_SUBJECT.search(s)
+        and not _REPORTED_ACT.search(_strip_tail(s) or s)
+    )
+    return _any(_INVOLVED, s) or own_act or (adult and bool(_CHILD_INVOLVED.search(s)))
 
 
 # What the one who made or shared asks next (content/involved.yml topics).
@@ -603,3 +617,15 @@ _TALK = re.compile(
 
 def is_greeting(text: Optional[str]) -> bool:
     return bool(re.match(r"(안녕|하이|ㅎㅇ|hi|hello|헬로|반가|처음)", squash(text)))
+
+
+# "상담받을 수 있을까요?", "상담하고 싶어요" inside a longer message.
+_WANTS_COUNSELLOR = re.compile(
+    r"(상담|상담사|상담선생님|상담쌤)(을|를)?(받|하|해|연결)[가-힣]{0,3}"
+    r"(수있|고싶|고파|을까|ㄹ까|싶어|싶습|주실|줄수|주세요|줘|가능|되나|돼요|될까)"
+)
+
+
+def wants_counsellor(text: Optional[str]) -> bool:
+    """A request for counselling, however it is wrapped."""
+    return bool(_WANTS_COUNSELLOR.search(squash(text)))

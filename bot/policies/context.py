@@ -81,11 +81,10 @@ TAKEDOWN_MISREAD = (
     "delete_my_data", "nlu_fallback", "crisis", "report_incident", "deny", "affirm",
     "express_distress", "ask_takedown", "out_of_scope",
 )  # fmt: skip
-# What the one who made or shared asks is often read as one of these.
-INVOLVED_MISREAD = (
-    "disclose_involvement", "ask_law", "nlu_fallback", "deny", "out_of_scope", "affirm",
-    "ask_takedown", "ask_privacy", "report_incident", "ask_bystander_help", "crisis",
-    "express_distress", "ask_evidence",
+# What the one who made or shared asks gets his own answer, whatever the
+# classifier read, except requests that have their own reply.
+INVOLVED_OWN_REPLY = (
+    "request_counsellor", "delete_my_data", "greet", "goodbye", "thank", "bot_challenge",
 )  # fmt: skip
 # A question about who finds out, read as something else.
 PRIVACY_MISREAD = (
@@ -456,15 +455,18 @@ def _route(turn: Turn) -> Optional[Plan]:
         return Plan(["report_form"], [SlotSet("paused_form", None)])
     if intent in TAKEDOWN_MISREAD and reading.wants_takedown(turn.text):
         return Plan(["action_takedown_help"])
-    involved = _involved_question(turn, intent, role, stance)
-    if involved:
-        return involved
     if (
-        intent in PRIVACY_MISREAD
+        intent in PRIVACY_MISREAD + ("ask_privacy",)
         and reading.is_question(turn.text)
         and (reading.privacy_topic(turn.text) != "general")
     ):
         return Plan(["action_privacy"])
+    involved = _involved_question(turn, intent, role, stance)
+    if involved:
+        return involved
+    if reading.wants_counsellor(turn.text) and intent not in ("delete_my_data", "ask_privacy"):
+        # "저도 어떻게 해야 할지 모르겠어요. 상담받을 수 있을까요?" read as something else.
+        return Plan(["action_offer_counsellor"])
     if intent in ("crisis", "express_distress", "nlu_fallback", "request_counsellor") and (
         reading.wants_to_talk(turn.text)
     ):
@@ -511,7 +513,7 @@ def _involved_question(turn: Turn, intent: Text, role: Text, stance: Optional[Te
     if stance != "involved" or reading.victim_cue(turn.text):
         return None
     topic = reading.involved_topic(turn.text)
-    if intent == "express_distress" or (topic and intent in INVOLVED_MISREAD):
+    if intent == "express_distress" or (topic and intent not in INVOLVED_OWN_REPLY):
         return Plan(["action_involved_answer"])
     return None
 

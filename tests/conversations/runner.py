@@ -153,6 +153,7 @@ class Conversation:
     def __init__(self, stack, channel: str) -> None:
         self.stack = stack
         self.replies: List[Dict[str, Any]] = []  # the REST channel's answer
+        self.turns = 0
         self.channel = channel
         self.phone = "+8210" + "".join(secrets.choice("0123456789") for _ in range(8))
         self.sender: Optional[str] = (
@@ -181,8 +182,9 @@ class Conversation:
             if self.sender is None:
                 self.sender = self._sms_sender()
             events = self._events()
-            turn = _turn_since(events, sent_at)
+            turn = _turn_since(events, sent_at, may_erase=self.turns > 0)
             if turn is not None:
+                self.turns += 1
                 return turn
             time.sleep(0.3)
         raise TimeoutError("the bot did not finish its turn in time")
@@ -291,7 +293,9 @@ class Conversation:
 ERASED_TURN = [{"event": "action", "name": "action_delete_my_data"}]
 
 
-def _turn_since(events: List[Dict[str, Any]], sent_at: float) -> Optional[List[Dict[str, Any]]]:
+def _turn_since(
+    events: List[Dict[str, Any]], sent_at: float, may_erase: bool = True
+) -> Optional[List[Dict[str, Any]]]:
     """The bot's turn that answered a message sent at `sent_at`, or None while
     it is not finished (its last event must be action_listen)."""
     actions = [e for e in events if e.get("event") == "action"]
@@ -311,7 +315,8 @@ def _turn_since(events: List[Dict[str, Any]], sent_at: float) -> Optional[List[D
         e.get("event") in ("restart", "session_started") and (e.get("timestamp") or 0) >= slack
         for e in events
     )
-    return ERASED_TURN + events if restarted else None
+    # (The first message of a conversation starts a session too: no erasure.)
+    return ERASED_TURN + events if restarted and may_erase else None
 
 
 def _texts(turn: List[Dict[str, Any]]) -> List[str]:
