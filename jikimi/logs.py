@@ -50,6 +50,7 @@ FORMAT = "%(asctime)s %(levelname)-7s %(name)s - %(message)s"
 
 def install() -> None:
     """Redacts every log record this process creates from now on (idempotent)."""
+    logging.captureWarnings(True)
     previous = logging.getLogRecordFactory()
     if getattr(previous, "jikimi_redacting", False):
         return
@@ -63,7 +64,6 @@ def install() -> None:
 
     factory.jikimi_redacting = True  # type: ignore[attr-defined]
     logging.setLogRecordFactory(factory)
-    logging.captureWarnings(True)
 
 
 def configure(level: str = "") -> None:

@@ -183,22 +183,26 @@ def test_lock_keys_are_keyed_hashes_of_the_conversation():
 
 
 def test_warnings_are_logged_redacted_and_a_quoted_message_is_withheld():
+    import warnings
+
     from rasa.shared.utils.io import raise_warning
 
     from jikimi import logs
 
-    logs.install()
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     logging.getLogger().addHandler(handler)
-    try:
-        raise_warning("Failed to parse arguments in line '/김철수 010-1234-5678'. Continuing.")
-        import warnings
-
-        warnings.warn("call 010-9876-5432 please", stacklevel=1)
-    finally:
-        logging.getLogger().removeHandler(handler)
-        logging.captureWarnings(False)  # pytest's own warning capture, for the next tests
+    # pytest records warnings itself (catch_warnings); the processes do not.
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        logging.captureWarnings(False)  # whatever an earlier test left
+        logs.install()
+        try:
+            raise_warning("Failed to parse arguments in line '/김철수 010-1234-5678'. Continuing.")
+            warnings.warn("call 010-9876-5432 please", stacklevel=1)
+        finally:
+            logging.getLogger().removeHandler(handler)
+            logging.captureWarnings(False)  # pytest's own warning capture, for the next tests
     text = stream.getvalue()
     assert "김철수" not in text and "010-1234-5678" not in text
     assert "010-9876-5432" not in text and "[전화번호]" in text
