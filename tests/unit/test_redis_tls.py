@@ -126,5 +126,6 @@ async def test_the_socketio_queue_crosses_tls_sealed(tls_redis, tmp_path):
     assert message and b"JK-7F3Q2M" not in message["data"]
     assert manager.open(message["data"]) == {"method": "emit", "data": ["JK-7F3Q2M"]}
     await pubsub.close()
-    await listener.close()
-    await manager.redis.close()
+    for client in (listener, manager.redis):
+        await client.close()
+        await client.connection_pool.disconnect()
