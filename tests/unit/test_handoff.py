@@ -632,3 +632,15 @@ def test_the_platform_stored_is_a_known_category_never_client_text(db, settings,
     ask(settings, sender="sms-p-2", platform="내 번호 010-1234-5678로 연락줘")
     ask(settings, sender="sms-p-3", platform={"a": 1})
     assert [row.platform for row in handoffs(db)] == ["telegram", "other", None]
+
+
+def test_a_crisis_update_reaches_the_counsellor_once_and_a_few_at_most(db, settings, roster):
+    code = ask(settings, urgent=True, reason="crisis").code
+    for _ in range(5):
+        assert handoff.crisis_update(settings, STUDENT, "unsafe")
+    handoff.crisis_update(settings, STUDENT, "safe")
+    updates = [b for b in bodies(db, KIM) if "위기 대화" in b]
+    assert updates == [
+        sms.text("crisis_update", code=code, note=handoff.CRISIS_NOTES["unsafe"]),
+        sms.text("crisis_update", code=code, note=handoff.CRISIS_NOTES["safe"]),
+    ]
