@@ -275,30 +275,30 @@ _OTHER_PERSON = re.compile(
     r"학생이|학생한테|학생은|제자|반애|반친구|그애|그친구|선배|후배)"
 )
 # Korean says "싶다" of oneself; of someone else it is "싶대", "싶다고 해",
-# "싶어 해". Reported speech marks the other person's crisis.
-_REPORTED = re.compile(
-    r"(싶대|싶다고|싶어해|싶어하|싶어한|싶다며|싶다는데|싶다는글|싶다는말|싶다는얘기|싶다는메시지|"
-    r"싶다는카톡|싶다는문자|싶다는게시|싶단말|썼습니다|썼어요|올렸어요|올렸습니다|보냈어요|싶댔|한대|했대|"
-    r"그었대|할거래|하려한대|"
-    r"하려고해|하려고한|려고해요|겠대|다고해|다고했|다고하|래요|대요|냈대|먹었대|했어요|했습니다|"
-    r"하고있어요|하고있습니다|그었어요|그었습니다|해요|합니다)"
+# "싶어 해". The form the wish takes tells whose it is.
+_FIRST_WISH = re.compile(
+    r"싶(어|다|음|네|어요|습니다|은데|었어|었다|었음|어서|어짐|지)(?!고|는|며|해|하|한|대|더|던|래)"
+)
+_REPORTED_WISH = re.compile(
+    r"(싶대|싶다고|싶어해|싶어하|싶어한|싶다며|싶다는|싶댔|싶단|싶다더|그었대|먹었대|했대|한대|"
+    r"하려한대|려고해요|려고한대|려고한다|그었어요|그었습니다|먹었어요|먹었습니다|썼습니다|썼어요|"
+    r"보냈어요|올렸어요|해요|합니다|했어요|했습니다)"
 )
 _SELF = re.compile(r"(^|[^가-힣])?(나|내가|난|나도|저|제가|저도|나는|저는)(죽|자살|사라지|뛰어)")
-_SELF_WISH = re.compile(r"싶(어|다|었|음|네|은데|어서|고|어요|습니다)(?!해|하|한)")
 
 
 def about_someone_else(text: Optional[str], adult: bool = False) -> bool:
     """The crisis is another person's (a friend, a child, a student), not the
-    writer's: someone else is named and the crisis is reported, not wished
-    in the first person ("친구가 죽고 싶대", "딸이 자해를 해요"; not "걔네 보고
-    뛰어내리고 싶었어"). A teacher or parent (`adult`) naming a student or a
-    child is speaking about them unless they say "저는"."""
+    writer's: someone else is named and the wish is reported ("친구가 죽고
+    싶대", "딸이 자해를 해요"), not said in the first person ("반 애들이 다
+    봤대요 … 진짜 죽고 싶어요"). A teacher or parent (`adult`) naming a
+    student or a child is speaking about them unless they say "저는"."""
     s = squash(text)
-    if not _OTHER_PERSON.search(s) or _SELF.search(s):
+    if not (_OTHER_PERSON.search(s) or adult) or _SELF.search(s):
         return False
-    if adult or _REPORTED.search(s):
-        return True
-    return not _SELF_WISH.search(s)
+    if _FIRST_WISH.search(s):
+        return False
+    return adult or bool(_REPORTED_WISH.search(s)) or bool(_OTHER_PERSON.search(s))
 
 
 # --- who is speaking ------------------------------------------------------------

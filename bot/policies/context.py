@@ -243,7 +243,14 @@ def _stance(turn: Turn, role: Text) -> Optional[Text]:
 
 def decide(turn: Turn) -> Optional[Plan]:
     """The plan for this turn, or None when the rules should answer."""
-    if turn.active_loop == "handoff_form" or turn.intent.startswith("EXTERNAL_"):
+    if turn.intent.startswith("EXTERNAL_"):
+        return None
+    if turn.active_loop == "handoff_form":
+        # Talking with a counsellor: a crisis still gets its reply first, and
+        # the counsellor gets the message (marked urgent); nothing else here.
+        if turn.danger and not reading.retracts_crisis(turn.text):
+            kind = next((k for k in DANGER_REPLY if k in turn.danger), "self_harm")
+            return Plan([DANGER_REPLY[kind], "action_forward_to_counsellor", "handoff_form"])
         return None
     if turn.intent in PAYLOAD_INTENTS:
         return None
@@ -509,8 +516,9 @@ def _route(turn: Turn) -> Optional[Plan]:
 
 def _involved_question(turn: Turn, intent: Text, role: Text, stance: Optional[Text]):
     """The one who made or shared asks what now: his own answer, whatever the
-    classifier made of it (a question about the police reads like a crisis to it)."""
-    if stance != "involved" or reading.victim_cue(turn.text):
+    classifier made of it (a question about the police reads like a crisis to it).
+    His first words get the lesson (what he did, what to do now) first."""
+    if turn.slots.get("stance") != "involved" or reading.victim_cue(turn.text):
         return None
     topic = reading.involved_topic(turn.text)
     if intent == "express_distress" or (topic and intent not in INVOLVED_OWN_REPLY):

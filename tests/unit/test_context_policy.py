@@ -270,3 +270,12 @@ def test_more_after_the_sources_of_a_lesson_is_its_next_level():
     sources = [*lesson, user("/show_sources", "show_sources"), bot("action_show_sources")]
     assert plan(*sources, user("더 알려줘", "affirm")) == ["action_lesson_more"]
     assert plan(*lesson, user("응", "affirm")) is None  # the rule "more of a lesson"
+
+
+def test_a_crisis_while_talking_with_a_counsellor_comes_first_and_reaches_them():
+    relay = [user("/EXTERNAL_handoff_accepted", "EXTERNAL_handoff_accepted"),
+             bot("action_handoff_accepted", "handoff_form"), ActiveLoop("handoff_form")]  # fmt: skip
+    assert plan(*relay, user("진짜 죽고싶어", "crisis", danger="self_harm")) == [
+        "utter_crisis", "action_forward_to_counsellor", "handoff_form",
+    ]  # fmt: skip
+    assert plan(*relay, user("선생님 고마워요", "thank")) is None  # the relay forwards it
