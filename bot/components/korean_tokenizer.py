@@ -52,6 +52,7 @@ class Morpheme:
     end: int
     lemma: str
     tag: str
+    id: int = -1  # Kiwi's morpheme id (-1: none), for CongFeaturizer
 
 
 # An analyser takes a chunk of text and returns morphemes with offsets into it.
@@ -61,7 +62,7 @@ Analyser = Callable[[str], List[Morpheme]]
 # and Okt starts a JVM. Created lazily (in create/load), never at import time,
 # because a JVM does not survive fork().
 _ANALYSERS: Dict[Tuple[Any, ...], Analyser] = {}
-_ANALYSERS_LOCK = threading.Lock()
+_ANALYSERS_LOCK = threading.RLock()
 
 
 def get_analyser(
@@ -85,18 +86,32 @@ def get_analyser(
         return _ANALYSERS[key]
 
 
-def _build_kiwi(user_words: Tuple[str, ...]) -> Analyser:
+_KIWIS: Dict[Tuple[str, ...], Any] = {}
+
+
+def get_kiwi(user_words: Tuple[str, ...] = ()) -> Any:
+    """The process's Kiwi with these user words (its default model is CoNg,
+    whose morpheme similarities CongFeaturizer reads)."""
     from kiwipiepy import Kiwi
 
-    kiwi = Kiwi()
-    for word in user_words:
-        # A high score makes Kiwi prefer the word to its own guess (단톡|방,
-        # not 단톡방), so platform names split from what follows them.
-        kiwi.add_user_word(word, "NNP", 5.0)
+    with _ANALYSERS_LOCK:
+        key = tuple(user_words)
+        if key not in _KIWIS:
+            kiwi = Kiwi()
+            for word in user_words:
+                # A high score makes Kiwi prefer the word to its own guess
+                # (단톡|방, not 단톡방), so slang splits from what follows it.
+                kiwi.add_user_word(word, "NNP", 5.0)
+            _KIWIS[key] = kiwi
+        return _KIWIS[key]
+
+
+def _build_kiwi(user_words: Tuple[str, ...]) -> Analyser:
+    kiwi = get_kiwi(user_words)
 
     def analyse(text: str) -> List[Morpheme]:
         return [
-            Morpheme(t.start, t.start + t.len, t.form, t.tag)
+            Morpheme(t.start, t.start + t.len, t.form, t.tag, t.id if t.id is not None else -1)
             for t in kiwi.tokenize(text)
         ]
 
@@ -228,6 +243,8 @@ def merge_spans(text: str, morphemes: List[Morpheme]) -> List[Token]:
                 token.data = {
                     "pos": "+".join(m.tag for m in group),
                     "morphemes": [m.lemma for m in group],
+                    "tags": [m.tag for m in group],
+                    "ids": [m.id for m in group],
                 }
             tokens.append(token)
     tokens.extend(_gap_tokens(text, covered, len(text)))
@@ -260,7 +277,7 @@ def tokenize_text(text: str, analyser: Analyser) -> List[Token]:
             # Clamp to the chunk: an analyser must never move a token outside it.
             start = min(max(m.start, 0), len(chunk))
             end = min(max(m.end, start), len(chunk))
-            morphemes.append(Morpheme(offset + start, offset + end, m.lemma, m.tag))
+            morphemes.append(Morpheme(offset + start, offset + end, m.lemma, m.tag, m.id))
     return merge_spans(text, morphemes)
 
 

@@ -77,6 +77,18 @@ def test_kiwi_overlapping_morphemes_become_one_surface_token():
     assert by_text["만든"].data["pos"] == "VV+ETM"
 
 
+def test_kiwi_tokens_carry_morpheme_ids_and_tags():
+    # CongFeaturizer reads Kiwi's morpheme ids (CoNg similarities) from the tokens.
+    from bot.components.korean_tokenizer import get_kiwi
+
+    tokens = tokenize_text("사진이 합성됐어", get_analyser("kiwi"))
+    by_text = {t.text: t for t in tokens}
+    assert by_text["사진"].data["tags"] == ["NNG"]
+    (photo_id,) = by_text["사진"].data["ids"]
+    assert get_kiwi().morpheme(photo_id).form == "사진"
+    assert len(by_text["됐"].data["ids"]) == len(by_text["됐"].data["morphemes"])
+
+
 def test_okt_lemma_comes_from_the_stemmed_analysis():
     tokens = tokenize_text("돌아다녀", get_analyser("konlpy"))
     assert [(t.text, t.lemma) for t in tokens] == [("돌아다녀", "돌아다니다")]
