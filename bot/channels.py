@@ -180,7 +180,8 @@ def _known_intents() -> Optional[frozenset]:
     return frozenset(domain.intents) if domain is not None else None
 
 
-MAX_ENTITY_CHARS = 100
+# A button's entity can name several facts ("근거 보기": source_ids).
+MAX_ENTITY_CHARS = 500
 # Entities only our own components set: the crisis detector's verdict (a typed
 # one would page a counsellor) and a counsellor's words (the desk's).
 COMPONENT_ENTITIES = frozenset({"danger", "counsellor_text"})

@@ -81,7 +81,7 @@ def domain_intents(monkeypatch):
 
     class Domain:
         intents = ["greet", "add_evidence", "start_quiz"]
-        entities = ["platform", "sha256", "name", "size", "captured_at", "danger"]
+        entities = ["platform", "sha256", "name", "size", "captured_at", "danger", "source_ids"]
         slots = [
             CategoricalSlot("platform", [], values=["telegram", "other"]),
             CategoricalSlot("danger", [], values=["self_harm", "threat"]),
@@ -113,6 +113,11 @@ EVIDENCE = {
         ("//greet@0.99", "greet@0.99"),
         # Entities: the domain's, short text, a categorical slot's values.
         ('/greet{"platform": "telegram"}', '/greet{"platform": "telegram"}'),
+        # A button's payload naming facts ("근거 보기").
+        (
+            '/greet{"source_ids": "law.make law.possess law.threat"}',
+            '/greet{"source_ids": "law.make law.possess law.threat"}',
+        ),
         ('/greet{"platform": {"a": 1}}', "/greet"),
         ('/greet{"platform": "010-1234-5678 myspace"}', "/greet"),
         ('/greet{"danger": "self_harm"}', "/greet"),
