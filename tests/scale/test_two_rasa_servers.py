@@ -228,6 +228,9 @@ def test_counsellor_words_reach_a_widget_student_on_the_other_server(cluster):
             "user_uttered",
             {"message": "상담 선생님이랑 얘기하고 싶어요", "session_id": token},
         )
+        # Jikimi offers first and pages nobody before a yes.
+        _received(replies, lambda r: "연결해 줄까요" in (r.get("text") or ""))
+        client.emit("user_uttered", {"message": "네", "session_id": token})
         _received(replies, lambda r: "연결을 요청했어요" in (r.get("text") or ""))
 
         from jikimi import handoff
