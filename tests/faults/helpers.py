@@ -288,6 +288,9 @@ def fault_stack(tmp: Path, postgres: PrivatePostgres, redis: PrivateRedis, **ext
             yield FaultStack(process, env, log, twilio, postgres, redis, settings, address)
         finally:
             assert stop(process), f"jikimi run ignored Ctrl-C:\n{tail(log)}"
+            from jikimi.desk.sms import journal_dir
+
+            shutil.rmtree(journal_dir(settings), ignore_errors=True)  # var/ is shared
             for name in ("JIKIMI_RASA_PORT", "JIKIMI_ACTION_PORT", "JIKIMI_DESK_PORT"):
                 with socket.socket() as s:
                     assert s.connect_ex(("127.0.0.1", int(env[name]))) != 0, f"{name} still open"

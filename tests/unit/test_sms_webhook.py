@@ -137,9 +137,17 @@ def start_desk(tmp: Path, env_extra: Dict[str, str]) -> Iterator[Tuple[str, Sett
     for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM_NUMBER"):
         if name not in env_extra:
             env.pop(name, None)
-    with serve("desk", env, tmp) as desk:
-        yield desk.url, load_settings(environ=env, root=ROOT), desk.log
-        assert stop(desk.process), f"the desk ignored Ctrl-C:\n{desk.output()[-3000:]}"
+    settings = load_settings(environ=env, root=ROOT)
+    try:
+        with serve("desk", env, tmp) as desk:
+            yield desk.url, settings, desk.log
+            assert stop(desk.process), f"the desk ignored Ctrl-C:\n{desk.output()[-3000:]}"
+    finally:
+        import shutil
+
+        from jikimi.desk.sms import journal_dir
+
+        shutil.rmtree(journal_dir(settings), ignore_errors=True)  # var/ is shared
 
 
 @pytest.fixture(scope="module")
