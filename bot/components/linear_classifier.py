@@ -99,6 +99,9 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
             # Weight of an earlier classifier's ranking (DIET) in the result;
             # 0 ignores it.
             "diet_weight": 0.0,
+            # Weigh sparse features by inverse document frequency (as
+            # TfidfTransformer does), so that rare n-grams count for more.
+            "idf": True,
             # Weight of a featurizer's block (each is first scaled to unit
             # length), by a part of its name: {CongFeaturizer: 3}.
             "block_weights": {},
@@ -122,6 +125,7 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         self.coef: Optional[np.ndarray] = state.get("coef")
         self.intercept: Optional[np.ndarray] = state.get("intercept")
         self.temperature: float = float(state.get("temperature", 1.0))
+        self.idf: Dict[str, np.ndarray] = state.get("idf", {})
 
     @classmethod
     def create(
@@ -158,7 +162,11 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
                  if part in origin),
                 1.0,
             )
-            columns.append(weight * _unit_rows(scipy.sparse.vstack(rows).tocsr()))
+            block = scipy.sparse.vstack(rows).tocsr()
+            idf = self.idf.get(origin)
+            if idf is not None:
+                block = block @ scipy.sparse.diags(idf)
+            columns.append(weight * _unit_rows(block))
         return scipy.sparse.hstack(columns).tocsr()
 
     def _estimator(self):
@@ -191,6 +199,7 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
                 widths[origin] = features.shape[-1]
         self.blocks = sorted(widths.items())
         self.labels = labels
+        self.idf = self._fit_idf(examples) if self.config["idf"] else {}
         index = {label: i for i, label in enumerate(labels)}
         y = np.array([index[e.get(INTENT)] for e in examples])
         x = self._matrix(examples)
@@ -217,6 +226,23 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         self.persist()
         return self._resource
 
+    def _fit_idf(self, examples: List[Message]) -> Dict[str, np.ndarray]:
+        """Smoothed inverse document frequency of each sparse block's columns."""
+        idf = {}
+        n = len(examples)
+        for origin, width in self.blocks:
+            frequency = np.zeros(width)
+            sparse = False
+            for example in examples:
+                found = next((f for o, f in sentence_blocks(example) if o == origin), None)
+                if found is None or not scipy.sparse.issparse(found):
+                    continue
+                sparse = True
+                frequency[scipy.sparse.csr_matrix(found).indices] += 1
+            if sparse:
+                idf[origin] = (np.log((1 + n) / (1 + frequency)) + 1).astype(np.float32)
+        return idf
+
     @staticmethod
     def _scores_of(model, x, n_labels: int) -> np.ndarray:
         scores = model.decision_function(x)
@@ -234,6 +260,11 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
                 coef=self.coef,
                 intercept=self.intercept,
                 temperature=np.array([self.temperature]),
+                **{
+                    f"idf_{i}": self.idf[origin]
+                    for i, (origin, _) in enumerate(self.blocks)
+                    if origin in self.idf
+                },
             )
             (directory / "linear.json").write_text(
                 json.dumps({"labels": self.labels, "blocks": self.blocks}, ensure_ascii=False),
@@ -254,7 +285,13 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
             with model_storage.read_from(resource) as directory:
                 arrays = np.load(directory / "linear.npz", allow_pickle=False)
                 meta = json.loads((directory / "linear.json").read_text(encoding="utf-8"))
+                blocks = [tuple(b) for b in meta["blocks"]]
                 state = {
+                    "idf": {
+                        origin: arrays[f"idf_{i}"]
+                        for i, (origin, _) in enumerate(blocks)
+                        if f"idf_{i}" in arrays
+                    },
                     "coef": arrays["coef"],
                     "intercept": arrays["intercept"],
                     "temperature": float(arrays["temperature"][0]),
