@@ -1,18 +1,32 @@
-"""NLU benchmark: 5-fold cross-validation of our pipeline against stock Rasa.
+"""NLU benchmark: our pipeline beside today's and two whitespace baselines.
 
-Prints accuracy, macro-F1, the weakest five intents and platform entity F1
-for each pipeline, plus training and parse timings, and writes the figures to
-bench-results/nlu.json. Pipelines compared (all from bot/config.yml, without the
-FallbackClassifier and the CrisisDetector, so that the classifier itself is
-measured; `make bench-safety` measures the detector):
+Every pipeline is trained on the same data (data/nlu_ko/) and measured the same
+way, without the FallbackClassifier and the CrisisDetector, so that the
+classifier itself is measured (`make bench-nlu`; `make bench-safety` measures
+the detector):
 
-- kiwi:  ours, Kiwi backend (the default)
-- okt:   ours, konlpy Okt backend
-- stock: Rasa's WhitespaceTokenizer in place of ours, everything else equal
-- kiwi-small: ours (Kiwi) with a smaller DIET (one transformer layer of 128
-  units instead of two of 256): faster inference, to weigh against accuracy
+- final:     the pipeline of bot/config.yml
+- today:     the pipeline as it was before issue 14 (Kiwi morphemes, character
+             n-grams inside each morpheme, DIET with its own entity model)
+- stock:     today's with Rasa's stock WhitespaceTokenizer, which in 3.6 drops
+             every Hangul word (what is left: character n-grams over the message)
+- ws-hangul: today's with a whitespace tokenizer that keeps Hangul (eojeol tokens)
 
-Usage: make bench-nlu   (or: python scripts/bench_nlu.py --folds 5 --pipelines kiwi okt stock)
+For each: k-fold cross-validation of the training data (stratified by intent,
+the same folds for every pipeline), then one training on all of it, measured on
+both held-out sets (tests/data/nlu_heldout.yml and nlu_heldout_fresh.yml, never
+trained on). Printed: intent accuracy and macro-F1, the share of wrong answers
+at or above the fallback threshold (0.5: the bot answers them instead of asking
+again), expected calibration error (10 bins of top confidence), platform entity
+F1 over (message, value) pairs, overall and by kind of spelling (Korean name,
+Latin script, abbreviation, slang or misspelling, generic description; kinds
+from bot/components/platforms.py), parse p50/p95 in process (the fresh set,
+one message at a time) and training and load times. Figures also go to
+bench-results/nlu.json, predictions to bench-results/nlu-<pipeline>-<set>.jsonl.
+
+Usage: make bench-nlu   (3-fold, four pipelines, two at a time: hours on 2 cores)
+       python scripts/bench_nlu.py --folds 5 --jobs 4 --pipelines final today stock ws-hangul
+       python scripts/bench_nlu.py --folds 0 --pipeline-config try=/tmp/config.yml --pipelines try
 """
 
 from __future__ import annotations
@@ -27,7 +41,9 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
+from typing import Dict, List, Sequence, Tuple
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
@@ -35,158 +51,498 @@ os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-TOKENIZER = "bot.components.korean_tokenizer.KoreanMorphemeTokenizer"
+THRESHOLD = 0.5  # the FallbackClassifier's, bot/config.yml
+SKIPPED = ("FallbackClassifier", "bot.components.crisis_detector.CrisisDetector")
+HELDOUT = {
+    "old": ROOT / "tests" / "data" / "nlu_heldout.yml",
+    "fresh": ROOT / "tests" / "data" / "nlu_heldout_fresh.yml",
+}
+KINDS = ("korean", "latin", "abbreviated", "slang", "generic")
+
+# The pipeline of bot/config.yml before issue 14 (commit 569cc52), without the
+# fallback and the crisis detector: the "today" of the comparison.
+TODAY = [
+    {
+        "name": "bot.components.korean_tokenizer.KoreanMorphemeTokenizer",
+        "backend": "kiwi",
+        "user_words": ["단톡", "오픈채팅", "오챗", "에타", "텔방", "딥페", "딥페방",
+                       "겹지인방", "능욕방", "지인능욕"],
+    },
+    {"name": "RegexFeaturizer", "use_word_boundaries": False, "case_sensitive": False},
+    {"name": "LexicalSyntacticFeaturizer"},
+    {"name": "CountVectorsFeaturizer"},
+    {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 1, "max_ngram": 4},
+    {"name": "DIETClassifier", "epochs": 100, "constrain_similarities": True,
+     "random_seed": 42},
+    {"name": "EntitySynonymMapper"},
+]
+TOKENIZERS = {
+    "stock": {"name": "WhitespaceTokenizer"},
+    "ws-hangul": {"name": "bot.components.whitespace_tokenizer.HangulWhitespaceTokenizer"},
+}
 
 
-def pipeline_config(name: str) -> dict:
+def pipeline_steps(name: str, extra: Dict[str, Path]) -> List[dict]:
     import yaml
 
-    config = yaml.safe_load((ROOT / "bot" / "config.yml").read_text())
-    config.pop("policies", None)
-    skipped = ("FallbackClassifier", "bot.components.crisis_detector.CrisisDetector")
-    steps = [s for s in config["pipeline"] if s["name"] not in skipped]
-    tokenizer = next(s for s in steps if s["name"] == TOKENIZER)
-    if name in ("kiwi", "kiwi-small"):
-        tokenizer["backend"] = "kiwi"
-        if name == "kiwi-small":
-            diet = next(s for s in steps if s["name"] == "DIETClassifier")
-            diet.update(number_of_transformer_layers=1, transformer_size=128)
-    elif name == "okt":
-        tokenizer.update(backend="konlpy", konlpy_tagger="Okt")
-    elif name == "stock":
-        steps[steps.index(tokenizer)] = {"name": "WhitespaceTokenizer"}
-    else:
-        raise SystemExit(f"unknown pipeline {name}")
-    config["pipeline"] = steps
-    return copy.deepcopy(config)
+    if name == "final" or name in extra:
+        path = extra.get(name, ROOT / "bot" / "config.yml")
+        steps = yaml.safe_load(path.read_text())["pipeline"]
+        return [copy.deepcopy(s) for s in steps if s["name"] not in SKIPPED]
+    if name == "today":
+        return copy.deepcopy(TODAY)
+    if name in TOKENIZERS:
+        steps = copy.deepcopy(TODAY)
+        steps[0] = dict(TOKENIZERS[name])
+        return steps
+    raise SystemExit(f"unknown pipeline {name}")
 
 
-def load_data():
-    from rasa.shared.nlu.training_data.loading import load_data as rasa_load
-
-    return rasa_load(str(ROOT / "data" / "nlu_ko"))
-
-
-async def run_cv(name: str, folds: int, out: Path) -> dict:
-    from rasa.nlu.test import cross_validate
-
-    data = load_data()
-    started = time.perf_counter()
-    intents, entities, _ = await cross_validate(
-        data,
-        folds,
-        pipeline_config(name),
-        output=str(out / name),
-        disable_plotting=True,
-        report_as_dict=True,
-    )
-    elapsed = time.perf_counter() - started
-    report = intents.evaluation["report"]
-    per_intent = {
-        k: v["f1-score"]
-        for k, v in report.items()
-        if isinstance(v, dict) and k not in ("macro avg", "weighted avg", "micro avg")
-    }
-    platform_f1 = None
-    for extractor_eval in entities.evaluation.values():
-        platform = extractor_eval.get("report", {}).get("platform")
-        if platform:
-            platform_f1 = platform["f1-score"]
-    return {
-        "pipeline": name,
-        "folds": folds,
-        "examples": len(data.intent_examples),
-        "accuracy": intents.evaluation["accuracy"],
-        "macro_f1": report["macro avg"]["f1-score"],
-        "weakest": sorted(per_intent.items(), key=lambda kv: kv[1])[:5],
-        "per_intent_f1": per_intent,
-        "platform_f1": platform_f1,
-        "cv_seconds": round(elapsed, 1),
-    }
-
-
-async def timings(name: str, out: Path) -> dict:
-    """Trains once on all data; measures train time, model load and parse latency."""
-    import rasa.model_training
-    from rasa.core.agent import Agent
+def write_config(steps: List[dict], path: Path) -> None:
     from rasa.shared.utils.io import write_yaml
 
-    config_path = out / f"{name}-config.yml"
-    write_yaml(pipeline_config(name), config_path)
+    write_yaml(
+        {"recipe": "default.v1", "language": "ko", "assistant_id": "bench",
+         "pipeline": steps, "policies": []},
+        path,
+    )
+
+
+# --- data ------------------------------------------------------------------------
+
+
+def load(path: Path):
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    return load_data(str(path))
+
+
+def canonical(entity: dict, synonyms: Dict[str, str], matcher) -> str:
+    from bot.components.platforms import VALUES
+
+    value = str(entity.get("value", "")).lower()
+    if value in VALUES:
+        return value
+    if value in synonyms:
+        return synonyms[value]
+    values = matcher.values(value)
+    return values[0] if values else "other"
+
+
+def gold_of(examples, synonyms: Dict[str, str]) -> List[dict]:
+    """Text, intent and platform mentions (value, surface kind) of each example."""
+    from bot.components.platforms import PlatformMatcher, spelling_kind
+
+    matcher = PlatformMatcher()
+    items = []
+    for example in examples:
+        text = example.get("text")
+        mentions = []
+        for entity in example.get("entities") or []:
+            if entity.get("entity") != "platform":
+                continue
+            surface = text[entity["start"] : entity["end"]]
+            mentions.append((canonical(entity, synonyms, matcher), spelling_kind(surface)))
+        items.append({"text": text, "intent": example.get("intent"), "platform": mentions})
+    return items
+
+
+def write_training_data(data, examples, path: Path) -> None:
+    from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLWriter
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+
+    subset = TrainingData(
+        training_examples=list(examples),
+        entity_synonyms=data.entity_synonyms,
+        regex_features=data.regex_features,
+        lookup_tables=data.lookup_tables,
+    )
+    RasaYAMLWriter().dump(str(path), subset)
+
+
+# --- training and prediction ---------------------------------------------------
+
+
+def train(steps: List[dict], data_path: Path, out: Path, name: str) -> Tuple[str, float]:
+    import rasa.model_training
+
+    out.mkdir(parents=True, exist_ok=True)
+    config = out / f"{name}-config.yml"
+    write_config(steps, config)
     started = time.perf_counter()
     model = rasa.model_training.train_nlu(
-        str(config_path), str(ROOT / "data" / "nlu_ko"), str(out), fixed_model_name=name
+        str(config), str(data_path), str(out), fixed_model_name=name
     )
-    train_s = time.perf_counter() - started
-    started = time.perf_counter()
-    agent = Agent.load(model)
-    load_s = time.perf_counter() - started
-    texts = [e.get("text") for e in load_data().intent_examples][:300]
-    for text in texts[:20]:  # warm-up
-        await agent.parse_message(text)
-    latencies = []
-    for text in texts:
-        t0 = time.perf_counter()
-        await agent.parse_message(text)
-        latencies.append((time.perf_counter() - t0) * 1000)
-    latencies.sort()
+    if not model:
+        raise SystemExit(f"training {name} failed")
+    return model, time.perf_counter() - started
+
+
+class Model:
+    def __init__(self, path: str) -> None:
+        from rasa.core.agent import Agent
+
+        from jikimi import speedups
+
+        speedups.install()  # eager build step at load: same predictions, faster
+        started = time.perf_counter()
+        self.agent = Agent.load(path)
+        self.load_seconds = time.perf_counter() - started
+        self.loop = asyncio.new_event_loop()
+
+    def parse(self, text: str) -> dict:
+        return self.loop.run_until_complete(self.agent.parse_message(text))
+
+    def predict(self, texts: Sequence[str], timed: bool = False) -> Tuple[List[dict], List[float]]:
+        if timed:
+            for text in texts[:20]:  # warm-up
+                self.parse(text)
+        results, latencies = [], []
+        for text in texts:
+            t0 = time.perf_counter()
+            parsed = self.parse(text)
+            latencies.append((time.perf_counter() - t0) * 1000)
+            results.append(
+                {
+                    "intent": (parsed.get("intent") or {}).get("name"),
+                    "confidence": float((parsed.get("intent") or {}).get("confidence") or 0),
+                    "platform": [
+                        (str(e["value"]).lower(), text[e["start"] : e["end"]])
+                        for e in parsed.get("entities") or []
+                        if e.get("entity") == "platform"
+                    ],
+                }
+            )
+        return results, latencies
+
+
+# --- metrics -------------------------------------------------------------------
+
+
+def intent_metrics(gold: List[dict], pred: List[dict]) -> dict:
+    from sklearn.metrics import f1_score
+
+    y = [g["intent"] for g in gold]
+    p = [r["intent"] for r in pred]
+    conf = [r["confidence"] for r in pred]
+    wrong = [i for i in range(len(y)) if y[i] != p[i]]
+    confident = [i for i in wrong if conf[i] >= THRESHOLD]
+    labels = sorted(set(y))
+    scores = f1_score(y, p, labels=labels, average=None, zero_division=0)
+    per_intent = dict(zip(labels, scores, strict=True))
     return {
-        "train_nlu_seconds": round(train_s, 1),
-        "model_load_seconds": round(load_s, 1),
-        "parse_ms_p50": round(statistics.median(latencies), 1),
-        "parse_ms_p95": round(latencies[int(len(latencies) * 0.95) - 1], 1),
+        "n": len(y),
+        "accuracy": 1 - len(wrong) / len(y),
+        "macro_f1": f1_score(y, p, labels=sorted(set(y) | set(p)), average="macro",
+                             zero_division=0),
+        "errors": len(wrong),
+        "confident_errors": len(confident),
+        "confident_error_share": len(confident) / len(wrong) if wrong else 0.0,
+        "confident_error_rate": len(confident) / len(y),
+        "answered_accuracy": (
+            sum(1 for i in range(len(y)) if conf[i] >= THRESHOLD and y[i] == p[i])
+            / max(1, sum(1 for c in conf if c >= THRESHOLD))
+        ),
+        "fallback_share": sum(1 for c in conf if c < THRESHOLD) / len(y),
+        "ece": ece(conf, [y[i] == p[i] for i in range(len(y))]),
+        "per_intent_f1": {k: round(float(v), 3) for k, v in per_intent.items()},
+        "confusions": Counter(f"{y[i]} -> {p[i]}" for i in wrong).most_common(12),
     }
 
 
-def fmt(value, digits=3):
+def ece(confidences: List[float], correct: List[bool], bins: int = 10) -> float:
+    """Expected calibration error: the gap between confidence and accuracy,
+    weighted over 10 equal-width bins of top confidence."""
+    total = len(confidences)
+    error = 0.0
+    for b in range(bins):
+        lo, hi = b / bins, (b + 1) / bins
+        idx = [i for i, c in enumerate(confidences) if lo < c <= hi or (b == 0 and c == 0)]
+        if idx:
+            acc = sum(correct[i] for i in idx) / len(idx)
+            avg = sum(confidences[i] for i in idx) / len(idx)
+            error += len(idx) / total * abs(acc - avg)
+    return error
+
+
+def platform_metrics(gold: List[dict], pred: List[dict]) -> dict:
+    """F1 over (message, value) pairs, overall and by kind of spelling. A found
+    value that matches a written one takes its kind; a wrong one, the kind of
+    what the extractor matched."""
+    from bot.components.platforms import spelling_kind
+
+    counts = {k: Counter() for k in ("all",) + KINDS}
+    for g, r in zip(gold, pred, strict=True):
+        wanted: Dict[str, str] = {}
+        for value, kind in g["platform"]:
+            wanted.setdefault(value, kind)
+        found: Dict[str, str] = {}
+        for value, surface in r["platform"]:
+            found.setdefault(value, surface)
+        for value, kind in wanted.items():
+            outcome = "tp" if value in found else "fn"
+            counts["all"][outcome] += 1
+            counts[kind][outcome] += 1
+        for value, surface in found.items():
+            if value not in wanted:
+                counts["all"]["fp"] += 1
+                counts[spelling_kind(surface)]["fp"] += 1
+    result = {}
+    for kind, c in counts.items():
+        denominator = 2 * c["tp"] + c["fp"] + c["fn"]
+        result[kind] = {
+            "f1": (2 * c["tp"] / denominator) if denominator else None,
+            "mentions": c["tp"] + c["fn"],
+            **dict(c),
+        }
+    return result
+
+
+# --- runs ----------------------------------------------------------------------
+
+
+def folds_of(examples, k: int) -> List[List[int]]:
+    from sklearn.model_selection import StratifiedKFold
+
+    labels = [e.get("intent") for e in examples]
+    splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=14)
+    return [list(test) for _, test in splitter.split(labels, labels)]
+
+
+def run_pipeline(name: str, steps: List[dict], data, data_path: Path, k: int,
+                 tmp: Path, out: Path) -> dict:
+    synonyms = {key.lower(): value for key, value in data.entity_synonyms.items()}
+    examples = list(data.intent_examples)
+    result: Dict[str, object] = {"pipeline": name, "examples": len(examples), "steps": steps}
+
+    if k > 1:
+        gold, pred = [], []
+        started = time.perf_counter()
+        for index, test in enumerate(folds_of(examples, k)):
+            held = set(test)
+            fold_path = tmp / f"{name}-fold{index}.yml"
+            write_training_data(data, [e for i, e in enumerate(examples) if i not in held],
+                                fold_path)
+            model_path, _ = train(steps, fold_path, tmp / f"{name}-fold{index}", name)
+            fold_gold = gold_of([examples[i] for i in test], synonyms)
+            fold_pred, _ = Model(model_path).predict([g["text"] for g in fold_gold])
+            gold += fold_gold
+            pred += fold_pred
+            print(f"   fold {index + 1}/{k}: accuracy "
+                  f"{intent_metrics(fold_gold, fold_pred)['accuracy']:.3f}", flush=True)
+        result["cv"] = {**intent_metrics(gold, pred), "folds": k,
+                        "platform": platform_metrics(gold, pred),
+                        "seconds": round(time.perf_counter() - started)}
+
+    model_path, train_seconds = train(steps, data_path, tmp / f"{name}-all", name)
+    model = Model(model_path)
+    result["model_path"] = model_path
+    result["train_seconds"] = round(train_seconds, 1)
+    for set_name, path in HELDOUT.items():
+        heldout = load(path)
+        gold = gold_of(heldout.intent_examples, synonyms)
+        pred, _ = model.predict([g["text"] for g in gold])
+        result[set_name] = {**intent_metrics(gold, pred), "platform": platform_metrics(gold, pred)}
+        with open(out / f"nlu-{name}-{set_name}.jsonl", "w") as f:
+            for g, r in zip(gold, pred, strict=True):
+                f.write(json.dumps({**g, "predicted": r}, ensure_ascii=False) + "\n")
+    return result
+
+
+def measure_speed(result: dict) -> None:
+    """Model load and parse latency of the model trained on all data, one
+    pipeline at a time after every training has finished (no training of
+    ours runs beside it): the fresh held-out messages, one by one, twice."""
+    model = Model(result["model_path"])
+    texts = [e.get("text") for e in load(HELDOUT["fresh"]).intent_examples]
+    _, latencies = model.predict(texts + texts, timed=True)
+    latencies.sort()
+    result["load_seconds"] = round(model.load_seconds, 1)
+    result["parse_ms_p50"] = round(statistics.median(latencies), 1)
+    result["parse_ms_p95"] = round(latencies[int(len(latencies) * 0.95) - 1], 1)
+
+
+# --- report --------------------------------------------------------------------
+
+
+def fmt(value, digits=3) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def print_table(results: list) -> None:
+def table(results: List[dict]) -> str:
     names = [r["pipeline"] for r in results]
+
+    def get(r, *path):
+        for key in path:
+            if not isinstance(r, dict) or key not in r:
+                return None
+            r = r[key]
+        return r
+
+    def pair(r, where, a, b, digits=3):
+        return f"{fmt(get(r, where, a), digits)} / {fmt(get(r, where, b), digits)}"
+
+    ws = [r for r in results if r["pipeline"] in TOKENIZERS]
+    best_ws = max((get(r, "fresh", "macro_f1") or 0 for r in ws), default=None)
+    best_ws_platform = max((get(r, "fresh", "platform", "all", "f1") or 0 for r in ws),
+                           default=None)
+    folds = next((get(r, "cv", "folds") for r in results if get(r, "cv")), None)
     rows = [
-        ("intent accuracy", [fmt(r["accuracy"]) for r in results]),
-        ("intent macro-F1", [fmt(r["macro_f1"]) for r in results]),
-        ("platform entity F1", [fmt(r["platform_f1"]) for r in results]),
-        ("crisis F1", [fmt(r["per_intent_f1"].get("crisis")) for r in results]),
-        ("train (rasa train nlu), s", [fmt(r.get("train_nlu_seconds"), 1) for r in results]),
-        ("model load, s", [fmt(r.get("model_load_seconds"), 1) for r in results]),
-        ("parse p50 / p95, ms", [
-            f"{fmt(r.get('parse_ms_p50'), 1)} / {fmt(r.get('parse_ms_p95'), 1)}"
-            for r in results
-        ]),
-        ("5-fold CV wall time, s", [fmt(r["cv_seconds"], 0) for r in results]),
+        (f"{folds}-fold CV macro-F1 / accuracy" if folds else "CV macro-F1 / accuracy",
+         [pair(r, "cv", "macro_f1", "accuracy") for r in results]),
+        ("CV wrong at >= 0.5: of errors / of messages",
+         [pair(r, "cv", "confident_error_share", "confident_error_rate", 2) for r in results]),
+        ("CV calibration error (ECE)", [fmt(get(r, "cv", "ece")) for r in results]),
+        ("CV platform F1", [fmt(get(r, "cv", "platform", "all", "f1")) for r in results]),
     ]
-    width = 26
-    print()
-    print("| " + " | ".join(["metric".ljust(width)] + names) + " |")
-    print("|" + "---|" * (len(names) + 1))
-    for label, values in rows:
-        print("| " + " | ".join([label.ljust(width)] + values) + " |")
-    for r in results:
-        weakest = ", ".join(f"{k} {v:.2f}" for k, v in r["weakest"])
-        print(f"\nweakest five intents ({r['pipeline']}): {weakest}")
+    for set_name, label in (("old", "held-out"), ("fresh", "fresh held-out")):
+        n = next((get(r, set_name, "n") for r in results if get(r, set_name)), "")
+        rows += [
+            (f"{label} ({n}) macro-F1 / accuracy",
+             [pair(r, set_name, "macro_f1", "accuracy") for r in results]),
+            (f"{label} wrong at >= 0.5: of errors / of messages",
+             [pair(r, set_name, "confident_error_share", "confident_error_rate", 2)
+              for r in results]),
+            (f"{label} calibration error (ECE)", [fmt(get(r, set_name, "ece")) for r in results]),
+        ]
+    if best_ws:
+        rows.append(("fresh macro-F1 / better whitespace baseline's",
+                     [fmt((get(r, "fresh", "macro_f1") or 0) / best_ws, 2) + "x"
+                      for r in results]))
+    for set_name, label in (("old", "held-out"), ("fresh", "fresh held-out")):
+        m = next((get(r, set_name, "platform", "all", "mentions") for r in results
+                  if get(r, set_name)), "")
+        rows.append((f"{label} platform F1 ({m} mentions)",
+                     [fmt(get(r, set_name, "platform", "all", "f1")) for r in results]))
+    for kind in KINDS:
+        m = next((get(r, "fresh", "platform", kind, "mentions") for r in results
+                  if get(r, "fresh")), "")
+        rows.append((f"  fresh, {kind} spellings ({m})",
+                     [fmt(get(r, "fresh", "platform", kind, "f1")) for r in results]))
+    if best_ws_platform:
+        rows.append(("fresh platform F1 / better whitespace baseline's",
+                     [fmt((get(r, "fresh", "platform", "all", "f1") or 0) / best_ws_platform, 2)
+                      + "x" for r in results]))
+    rows += [
+        ("parse p50 / p95, ms (in process)",
+         [f"{fmt(r.get('parse_ms_p50'), 1)} / {fmt(r.get('parse_ms_p95'), 1)}"
+          for r in results]),
+        ("train (all data) / model load, s",
+         [f"{fmt(r.get('train_seconds'), 0)} / {fmt(r.get('load_seconds'), 1)}"
+          for r in results]),
+    ]
+    width = max(len(label) for label, _ in rows)
+    lines = ["| " + " | ".join(["metric".ljust(width)] + names) + " |",
+             "|" + "---|" * (len(names) + 1)]
+    lines += ["| " + " | ".join([label.ljust(width)] + values) + " |" for label, values in rows]
+    return "\n".join(lines)
+
+
+def summary_line(result: dict) -> str:
+    summary = {s: {k: round(result[s][k], 3) for k in ("accuracy", "macro_f1", "ece",
+                                                       "confident_error_share")}
+               for s in ("cv", "old", "fresh") if s in result}
+    return f"{result['pipeline']}: {json.dumps(summary)}"
+
+
+def run_workers(args, extra_args: List[str], tmp: Path) -> List[dict]:
+    """One process per pipeline, at most --jobs at a time (DIET trains on about
+    one core; the linear pipeline in seconds). Each writes its result as JSON."""
+    import subprocess
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(name: str) -> dict:
+        result_file = tmp / f"{name}-result.json"
+        log_file = args.out / f"bench-nlu-{name}.log"
+        command = [sys.executable, str(Path(__file__).resolve()), "--worker",
+                   "--pipelines", name, "--folds", str(args.folds), "--data", str(args.data),
+                   "--out", str(args.out), "--tmp", str(tmp), *extra_args]
+        # One TensorFlow thread per worker: the workers share the cores.
+        env = {**os.environ, "TF_INTRA_OP_PARALLELISM_THREADS": "1",
+               "TF_INTER_OP_PARALLELISM_THREADS": "1"}
+        with open(log_file, "w") as log:
+            code = subprocess.call(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+        if code != 0 or not result_file.exists():
+            raise SystemExit(f"pipeline {name} failed (exit {code}); see {log_file}")
+        result = json.loads(result_file.read_text())
+        print(summary_line(result), flush=True)
+        return result
+
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        return list(pool.map(one, args.pipelines))
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--pipelines", nargs="+", default=["kiwi", "okt", "stock"])
+    parser.add_argument("--folds", type=int, default=3, help="0: held-out sets only")
+    parser.add_argument("--pipelines", nargs="+",
+                        default=["final", "today", "stock", "ws-hangul"])
+    parser.add_argument("--pipeline-config", action="append", default=[],
+                        metavar="NAME=PATH", help="an extra pipeline from a config file")
+    parser.add_argument("--data", type=Path, default=ROOT / "data" / "nlu_ko")
     parser.add_argument("--out", type=Path, default=ROOT / "bench-results")
+    parser.add_argument("--tag", default="", help="suffix of the results file")
+    parser.add_argument("--jobs", type=int, default=2,
+                        help="pipelines trained at the same time, one process each")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--tmp", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.WARNING)  # no debug line per parsed message
+    extra = {}
+    extra_args: List[str] = []
+    for item in args.pipeline_config:
+        name, _, path = item.partition("=")
+        extra[name] = Path(path).resolve()
+        extra_args += ["--pipeline-config", f"{name}={extra[name]}"]
     args.out.mkdir(parents=True, exist_ok=True)
-    results = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for name in args.pipelines:
-            print(f"== {name}: {args.folds}-fold cross-validation ...", flush=True)
-            result = asyncio.run(run_cv(name, args.folds, Path(tmp)))
-            result.update(asyncio.run(timings(name, Path(tmp))))
-            results.append(result)
-            print(json.dumps({k: v for k, v in result.items() if k != "per_intent_f1"},
-                             ensure_ascii=False), flush=True)
-    (args.out / "nlu.json").write_text(json.dumps(results, ensure_ascii=False, indent=2))
-    print_table(results)
+    args.data = args.data.resolve()
+    data = load(args.data)
+    started = time.strftime("%Y-%m-%d %H:%M")
+
+    if args.worker:
+        (name,) = args.pipelines
+        result = run_pipeline(name, pipeline_steps(name, extra), data, args.data,
+                              args.folds, args.tmp, args.out)
+        (args.tmp / f"{name}-result.json").write_text(json.dumps(result, default=str))
+        return 0
+
+    results: List[dict] = []
+    with tempfile.TemporaryDirectory(prefix="bench-nlu-") as tmp_name:
+        tmp = Path(tmp_name)
+        print(f"Training {', '.join(args.pipelines)} on {len(data.intent_examples)} examples "
+              f"({args.folds}-fold cross-validation, then all data; {args.jobs} at a time) ...",
+              flush=True)
+        if args.jobs > 1 and len(args.pipelines) > 1:
+            results = run_workers(args, extra_args, tmp)
+        else:
+            for name in args.pipelines:
+                result = run_pipeline(name, pipeline_steps(name, extra), data, args.data,
+                                      args.folds, tmp, args.out)
+                results.append(result)
+                print(summary_line(result), flush=True)
+        print("Measuring model load and parse latency, one pipeline at a time ...", flush=True)
+        for result in results:
+            measure_speed(result)
+            result.pop("model_path", None)
+    (args.out / f"nlu{args.tag}.json").write_text(
+        json.dumps({"started": started, "finished": time.strftime("%Y-%m-%d %H:%M"),
+                    "data": str(args.data), "examples": len(data.intent_examples),
+                    "folds": args.folds, "results": results},
+                   ensure_ascii=False, indent=1, default=str))
+    print(f"\nTrained on {len(data.intent_examples)} examples ({args.data}); "
+          f"started {started}, finished {time.strftime('%H:%M')}.")
+    print(table(results))
+    for r in results:
+        for set_name in ("cv", "fresh"):
+            if set_name in r:
+                weakest = sorted(r[set_name]["per_intent_f1"].items(), key=lambda kv: kv[1])[:5]
+                print(f"\n{r['pipeline']} {set_name}: weakest "
+                      + ", ".join(f"{k} {v:.2f}" for k, v in weakest)
+                      + "; most common confusions "
+                      + ", ".join(f"{k} ({n})" for k, n in r[set_name]["confusions"][:6]))
     return 0
 
 
