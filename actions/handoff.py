@@ -278,9 +278,10 @@ class ActionAskHandoffMessage(Action):
         return []
 
 
-async def _forward(tracker: Tracker, dispatcher: CollectingDispatcher, urgent: bool) -> bool:
+async def _forward(
+    tracker: Tracker, dispatcher: CollectingDispatcher, text: Text, urgent: bool
+) -> bool:
     """Sends the student's message to the counsellor; False when no handoff is live."""
-    text = tracker.latest_message.get("text") or ""
     if urgent:
         text = f"(위기 신호) {text}"
     try:
@@ -306,14 +307,18 @@ class ValidateHandoffForm(FormValidationAction):
         tracker: Tracker,
         domain: DomainDict,
     ) -> Dict[Text, Any]:
-        text = value if isinstance(value, str) else ""
+        text = value.strip() if isinstance(value, str) else ""
+        if not text:
+            # The relay starting (the slot emptied by action_handoff_accepted):
+            # nothing the student wrote, nothing to forward.
+            return {"handoff_message": None}
         if _END.match(text):
             try:
                 await run_blocking(handoff.end_handoff_for_sender, settings(), tracker.sender_id)
             except Exception:  # noqa: BLE001
                 logger.exception("ending the handoff failed")
             return {"handoff_message": BY_STUDENT}
-        if not await _forward(tracker, dispatcher, urgent=False):
+        if not await _forward(tracker, dispatcher, text, urgent=False):
             return {"handoff_message": GONE}
         return {"handoff_message": None}
 
@@ -328,5 +333,5 @@ class ActionForwardToCounsellor(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[EventType]:
-        await _forward(tracker, dispatcher, urgent=True)
+        await _forward(tracker, dispatcher, tracker.latest_message.get("text") or "", urgent=True)
         return []

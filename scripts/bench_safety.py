@@ -57,7 +57,7 @@ sys.path.insert(0, str(ROOT))
 EVAL_FILE = ROOT / "tests" / "data" / "crisis_eval.yml"
 HELDOUT = ROOT / "tests" / "data" / "nlu_heldout.yml"
 MODEL = ROOT / "models" / "jikimi.tar.gz"
-CATEGORIES = ("self_harm", "threat")
+CATEGORIES = ("medical", "self_harm", "threat")
 
 
 NLU_INPUTS = [ROOT / "bot" / "config.yml", ROOT / "data" / "nlu_ko", ROOT / "bot" / "components"]

@@ -135,7 +135,7 @@ def test_typing_indicator_shows_while_the_bot_works(page, widget_stack):
     finally:
         os.killpg(actions.pid, signal.SIGCONT)
     expect(page.locator("#typing")).to_be_hidden(timeout=SLOW)
-    expect(page.locator("#log")).to_contain_text("제14조의2")
+    expect(page.locator("#log")).to_contain_text("범죄예요")
 
 
 def test_session_token_is_the_servers_and_only_in_session_storage(browser, widget_stack):
@@ -400,7 +400,7 @@ def test_keyboard_only_from_start_to_quick_exit(browser, widget_stack, exit_url)
         # chosen, focus comes back to the message box.
         tab_to(page, "#log .quick button", "법은 어떻게 돼요?", backwards=True)
         law = replies_to(page, lambda: page.keyboard.press("Enter"))
-        assert "제14조의2" in " ".join(law)
+        assert "범죄예요" in " ".join(law)
         assert page.evaluate("document.activeElement.id") == "input"
 
         # The evidence panel opens with focus on it, Esc closes it and focus returns.

@@ -75,7 +75,7 @@ class Phone:
 def ask(student: "Phone") -> None:
     """Asks for a counsellor and says yes to the offer: Jikimi offers first, with
     what it means, and pages nobody before a yes."""
-    ask(student)
+    student.text(ASK)
     student.receive("연결해 줄까요")
     student.text("네")
 

@@ -24,7 +24,7 @@ def test_greeting_is_korean_and_says_it_is_a_bot(stack):
 
 def test_button_payload_reaches_the_intent(stack):
     replies = stack.say("e2e-button", "/ask_law")
-    assert "제14조의2" in texts(replies)
+    assert "범죄예요" in texts(replies)
 
 
 def test_crisis_reply_gives_hotlines(stack):

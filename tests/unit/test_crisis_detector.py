@@ -23,6 +23,7 @@ from rasa.shared.nlu.training_data.message import Message
 
 from bot.components.crisis_detector import (
     DEFAULT_LEXICON_PATH,
+    MEDICAL,
     PROJECT_ROOT,
     SELF_HARM,
     THREAT,
@@ -102,7 +103,6 @@ SELF_HARM_TEXTS = [
     "그냥 목숨 끊어버릴까",
     "옥상 난간에 앉아 있어",
     "지금 다리 위인데 무서워",
-    "수면제 잔뜩 먹었어",
     "약 한꺼번에 다 털어 넣을까",
     "영영 깨어나지 않았으면",
     "세상에서 사라져버리고 싶어",
@@ -166,6 +166,28 @@ NEGATIVE_TEXTS = [
 @pytest.mark.parametrize("text", SELF_HARM_TEXTS)
 def test_self_harm_language_is_detected(lexicon, text):
     assert category(lexicon, text) == SELF_HARM
+
+
+# Medical emergencies (issue 15 item 11): written for this, not in the eval
+# set; 119 comes first, so the category wins over self_harm.
+MEDICAL_TEXTS = [
+    "수면제 잔뜩 먹었어",
+    "또 그었는데 피가 계속 나 안 멈춰",
+    "타이레놀 한 통 다 삼켰어 어지러워",
+    "친구가 약을 한꺼번에 먹었는데 깨워도 안 일어나",
+    "손목에서 피가 너무 많이 나",
+    "동생이 숨을 안 쉬어",
+]
+
+
+@pytest.mark.parametrize("text", MEDICAL_TEXTS)
+def test_medical_emergencies_come_first(lexicon, text):
+    assert category(lexicon, text) == MEDICAL
+
+
+@pytest.mark.parametrize("text", ["코피가 계속 나", "약 먹을 시간이야", "손가락 베여서 피 났어"])
+def test_everyday_blood_and_pills_are_not_emergencies(lexicon, text):
+    assert category(lexicon, text) != MEDICAL
 
 
 @pytest.mark.parametrize("text", THREAT_TEXTS)
@@ -537,7 +559,7 @@ def test_eval_set_is_big_enough(eval_set):
     assert len(positives) >= 80
     assert sum(c == THREAT for _, c in positives) >= 15
     assert len(negatives) >= 50
-    assert {c for _, c in positives} == {SELF_HARM, THREAT}
+    assert {c for _, c in positives} == {MEDICAL, SELF_HARM, THREAT}
 
 
 def test_eval_set_does_not_overlap_training_data(eval_set):
