@@ -20,8 +20,10 @@ ADULT_TOPIC = {"report_incident": "ask_bystander_help"}
 def _topic(tracker: Tracker, role: Text) -> Text:
     topic = tracker.get_intent_of_latest_message()
     stance = tracker.get_slot("stance")
-    if stance == "involved" and topic in ("ask_bystander_help", "report_incident"):
+    if stance == "involved" and topic in ("ask_bystander_help", "report_incident", "nlu_fallback"):
         return "disclose_involvement"  # what he did, whatever the classifier read
+    if stance == "bystander" and topic == "nlu_fallback":
+        return "ask_bystander_help"
     if role in ("teacher", "parent") or stance == "bystander":
         topic = ADULT_TOPIC.get(topic, topic)
     return topic

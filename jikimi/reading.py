@@ -336,6 +336,7 @@ _VICTIM = (
     r"(나|저)(를|도)?[가-힣]{0,3}(합성|딥페이크|능욕)(당|돼|됐|되었|된)",
     r"(내|제)(합성|딥페이크)(사진|영상|물)",
     r"(내가|제가)(피해자|당했|당한)",
+    r"^(합성|딥페|능욕|사진|합성사진|딥페이크)?[가-힣]{0,4}(피해|합성)[가-힣]{0,3}(당했|당한거|당함|당하고|입었)",
     r"^(나|저)(방금|지금|오늘|어제|이제|막)(알았|봤|들었|발견)",
     r"(나|저)(한테|에게)(사진|합성|영상)[가-힣]{0,4}(보내|왔|옴)",
 )
@@ -629,3 +630,25 @@ _WANTS_COUNSELLOR = re.compile(
 def wants_counsellor(text: Optional[str]) -> bool:
     """A request for counselling, however it is wrapped."""
     return bool(_WANTS_COUNSELLOR.search(squash(text)))
+
+
+# Weariness of living, without a word of dying: "사는 게 너무 힘들다", "다 의미
+# 없어". Not the detector's to flag; asked about, gently (utter_crisis_check).
+_LIFE_WEARY = re.compile(
+    r"(사는게|사는것|산다는게|살기|살아가는게|인생|삶)[가-힣]{0,4}(힘들|싫|지쳐|지친|버거|의미없|무의미|"
+    r"귀찮|괴로|끝났)|(다|모든게|모든것|전부)[가-힣]{0,2}(의미없|부질없|끝났)|(더는|더이상)(못버티|버틸수없|살수없)"
+)
+
+
+def life_weary(text: Optional[str]) -> bool:
+    return bool(_LIFE_WEARY.search(squash(text)))
+
+
+# "증거는 어떻게 남기나요?" at the end of a longer message.
+_ASKS_EVIDENCE = re.compile(
+    r"(증거|캡처|캡쳐|채증|기록)[가-힣]{0,4}(남기|남겨|보존|저장|모아|확보|어떻게|뭘|해야)"
+)
+
+
+def asks_evidence(text: Optional[str]) -> bool:
+    return is_question(text) and bool(_ASKS_EVIDENCE.search(squash(text)))

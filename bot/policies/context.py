@@ -83,9 +83,9 @@ TAKEDOWN_MISREAD = (
 )  # fmt: skip
 # What the one who made or shared asks gets his own answer, whatever the
 # classifier read, except requests that have their own reply.
-INVOLVED_OWN_REPLY = (
-    "request_counsellor", "delete_my_data", "greet", "goodbye", "thank", "bot_challenge",
-)  # fmt: skip
+INVOLVED_OWN_REPLY = ("request_counsellor", "delete_my_data", "bot_challenge")
+# A question about keeping evidence at the end of a longer message.
+EVIDENCE_MISREAD = ("ask_bystander_help", "report_incident", "disclose_involvement", "nlu_fallback")
 # A question about who finds out, read as something else.
 PRIVACY_MISREAD = (
     "ask_bystander_help", "report_incident", "ask_law", "disclose_involvement",
@@ -462,6 +462,9 @@ def _route(turn: Turn) -> Optional[Plan]:
         return Plan(["report_form"], [SlotSet("paused_form", None)])
     if intent in TAKEDOWN_MISREAD and reading.wants_takedown(turn.text):
         return Plan(["action_takedown_help"])
+    if intent in EVIDENCE_MISREAD and reading.asks_evidence(turn.text):
+        # "학생 사진이 돌고 있습니다. 증거는 어떻게 남기나요?": the question asked.
+        return Plan(["action_evidence_help"])
     if (
         intent in PRIVACY_MISREAD + ("ask_privacy",)
         and reading.is_question(turn.text)
@@ -478,6 +481,12 @@ def _route(turn: Turn) -> Optional[Plan]:
         reading.wants_to_talk(turn.text)
     ):
         return Plan(["utter_just_talk"])
+    if intent in ("express_distress", "nlu_fallback") and reading.life_weary(turn.text):
+        # "사는 게 너무 힘들다": no word of dying, but asked about directly.
+        return Plan(["utter_crisis_check"])
+    if intent == "nlu_fallback" and stance in ("bystander", "involved") and role == "student":
+        # Unsure of the words, sure of who is speaking (a friend, the one who shared).
+        return Plan(["action_lesson"])
     if intent == "crisis":
         if role == "student" and reading.victim_cue(turn.text):
             return Plan(["utter_report_incident"])

@@ -279,3 +279,19 @@ def test_a_crisis_while_talking_with_a_counsellor_comes_first_and_reaches_them()
         "utter_crisis", "action_forward_to_counsellor", "handoff_form",
     ]  # fmt: skip
     assert plan(*relay, user("선생님 고마워요", "thank")) is None  # the relay forwards it
+
+
+def test_weariness_of_living_is_asked_about_gently():
+    assert plan(user("사는게 넘 힘들다", "express_distress")) == ["utter_crisis_check"]
+    assert plan(user("숙제 때문에 짜증나", "express_distress")) == ["utter_distress"]
+
+
+def test_the_question_at_the_end_of_a_long_message_is_answered():
+    said = "학생 사진이 합성돼 돌고 있습니다. 증거는 어떻게 남기나요?"
+    assert plan(user(said, "ask_bystander_help")) == ["action_evidence_help"]
+
+
+def test_unsure_words_from_a_known_friend_get_the_friends_lesson():
+    known = [SlotSet("stance", "bystander"), user("친구 사진 봤어", "ask_bystander_help"),
+             bot("action_lesson")]  # fmt: skip
+    assert plan(*known, user("아 진짜 개빡치네 ㅡㅡ", "nlu_fallback", 0.3)) == ["action_lesson"]
