@@ -2,7 +2,7 @@
 responses within Kakao's limits, the outbox side ("the doorbell": shown once,
 nothing lost), the event API transport against the fake Kakao, and the Kakao
 dispatcher beside the SMS one. The channel itself, through the real stack:
-tests/e2e/test_kakao.py."""
+tests/e2e/test_kakao_skill.py."""
 
 from __future__ import annotations
 
