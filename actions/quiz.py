@@ -101,6 +101,10 @@ class ActionAskQuizAnswer(Action):
         ids = tracker.get_slot("quiz_ids") or []
         number = int(tracker.get_slot("quiz_index") or 0) + 1
         text = content.render("quiz_question.j2", question=question, number=number, total=len(ids))
+        if tracker.get_slot("form_aside"):
+            # After an answer to a question asked in the middle: the whole question again.
+            dispatcher.utter_message(text=text, buttons=_answer_buttons(question))
+            return [SlotSet("form_aside", None)]
         if text in previous_bot_texts(tracker):
             # Asked again right after an unclear answer: the question is just
             # above; a short word and the same buttons, not the question twice.
@@ -139,7 +143,7 @@ class ValidateQuizForm(FormValidationAction):
             ):
                 # "이거 점수 선생님한테 가?": answered, then the same question again.
                 send(dispatcher, content.privacy(reading.privacy_topic(text), role_of(tracker)))
-                return {"quiz_answer": None}
+                return {"quiz_answer": None, "form_aside": "question"}
             if reading.victim_cue(text):
                 # "사실 내 사진도 합성됐어": a victim speaking up, whatever the label.
                 return {"quiz_answer": "report_incident"}

@@ -25,7 +25,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import channel_of, role_of, run_blocking, send, settings
+from actions.common import channel_of, previous_bot_texts, role_of, run_blocking, send, settings
 from jikimi import cases, content, reading
 
 logger = logging.getLogger(__name__)
@@ -326,6 +326,12 @@ class _AskReportQuestion(Action):
             text, buttons = asked["ask_more"], asked.get("buttons_more")
         skip = _form_content()["skip_button"]
         rendered = content.render_text(text, count=len(links))
+        if rendered in previous_bot_texts(tracker) or tracker.get_slot("form_aside"):
+            # Asked again right away (an unclear answer, a question, an aside):
+            # the short form, not the same long text twice.
+            short = asked.get("ask_short")
+            if short and not (self.slot == "report_link" and links):
+                rendered = content.render_text(short)
         events: List[EventType] = []
         if tracker.get_slot("form_aside"):
             # Asked again after a question or an aside: say so, briefly.

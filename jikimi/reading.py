@@ -205,7 +205,9 @@ _SAFE_PLACE = re.compile(
     r"(^집|우리집|집이|집에|집임|집인데|내방|제방|방에|방이야|방임|교실|보건실|상담실|학원|도서관|"
     r"거실|기숙사|친구집|친구네|할머니|할아버지|카페|편의점|경찰서|병원|교무실)"
 )
-_WITH_SOMEONE = re.compile(r"(함께있|같이있|옆에있|곁에있|데리고있|보고있어|지켜보)")
+_WITH_SOMEONE = re.compile(
+    r"(함께있|같이있|옆에있|곁에있|데리고있|보고있어|지켜보|옆에서자|곁에서자|자고있|잠들었|잠들어있|자는중)"
+)
 _SAFE_WORDS = re.compile(
     r"(안전해|안전함|안전합|안전한곳|안전한데|안전하긴|괜찮아|괜찮은|괜찮습|집이야|집임|집이에|집에있|"
     r"방이야|방임|방에있)"
@@ -487,8 +489,19 @@ def is_short(text: Optional[str]) -> bool:
     return len(_plain(text)) <= SHORT
 
 
+# Said plainly, a stop is a stop in a longer message too ("아 그만 할래요 지금은
+# 못하겠어"); in a long description it is part of the story.
+_PLAIN_STOP = re.compile(
+    r"(그만할래|그만할게|그만하고싶|그만둘래|그만두고싶|멈출래|멈추고싶|나중에할래|나중에할게|"
+    r"다음에할래|다음에할게|못하겠어|못하겠다|못하겠음|안할래)"
+)
+
+
 def wants_stop(text: Optional[str]) -> bool:
-    return is_short(text) and has_word(text, _report()["stop_words"])
+    if is_short(text) and has_word(text, _report()["stop_words"]):
+        return True
+    s = squash(text)
+    return len(s) <= 25 and bool(_PLAIN_STOP.search(s))
 
 
 def wants_skip(text: Optional[str]) -> bool:
@@ -506,6 +519,11 @@ def report_choice(slot: Optional[str], text: Optional[str]) -> Optional[str]:
     question = (_report().get("questions") or {}).get(slot or "")
     if not question:
         return None
+    if slot == "report_age":
+        # "17살", "만 16세", "16": under 19 is a minor (facts-ko.md 3: 19세 미만).
+        age = re.search(r"(?<![0-9])([0-9]{1,2})\s*(살|세|$)", (text or "").strip())
+        if age:
+            return "minor" if int(age.group(1)) < 19 else "adult"
     for value, words in (question.get("answers") or {}).items():
         if has_word(text, words):
             return str(value)
@@ -652,3 +670,15 @@ _ASKS_EVIDENCE = re.compile(
 
 def asks_evidence(text: Optional[str]) -> bool:
     return is_question(text) and bool(_ASKS_EVIDENCE.search(squash(text)))
+
+
+# Feelings without a topic ("넘 우울하다..", "속상해"): support, whatever the
+# classifier made of them.
+_FEELING = re.compile(
+    r"(우울|슬퍼|슬프|속상|무서|불안|외로|눈물|울고싶|울었|멘붕|괴로|막막|답답|지쳐|지친다|힘들어|힘들다|"
+    r"창피|수치|억울|화나|짜증나)"
+)
+
+
+def feeling(text: Optional[str]) -> bool:
+    return bool(_FEELING.search(squash(text)))

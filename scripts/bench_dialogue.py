@@ -35,9 +35,10 @@ def main(argv=None) -> int:
     parser.add_argument("--show-failures", action="store_true")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--logs", type=Path, help="keep the stack's logs in this folder")
+    parser.add_argument("--group", action="append", help="only these groups (repeatable)")
     args = parser.parse_args(argv)
 
-    scenarios = runner.load()
+    scenarios = [s for s in runner.load() if not args.group or s.group in args.group]
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.logs or Path(tmp)

@@ -465,13 +465,16 @@ def _route(turn: Turn) -> Optional[Plan]:
     if intent in EVIDENCE_MISREAD and reading.asks_evidence(turn.text):
         # "학생 사진이 돌고 있습니다. 증거는 어떻게 남기나요?": the question asked.
         return Plan(["action_evidence_help"])
+    involved = _involved_question(turn, intent, role, stance)
+    if involved and reading.privacy_topic(turn.text) != "records":
+        # His own question (자수, 경찰, 부모님), unless it is about this chat.
+        return involved
     if (
         intent in PRIVACY_MISREAD + ("ask_privacy",)
         and reading.is_question(turn.text)
         and (reading.privacy_topic(turn.text) != "general")
     ):
         return Plan(["action_privacy"])
-    involved = _involved_question(turn, intent, role, stance)
     if involved:
         return involved
     if reading.wants_counsellor(turn.text) and intent not in ("delete_my_data", "ask_privacy"):
@@ -481,7 +484,15 @@ def _route(turn: Turn) -> Optional[Plan]:
         reading.wants_to_talk(turn.text)
     ):
         return Plan(["utter_just_talk"])
-    if intent in ("express_distress", "nlu_fallback") and reading.life_weary(turn.text):
+    if (
+        intent in ("out_of_scope", "nlu_fallback")
+        and reading.feeling(turn.text)
+        and not (reading.life_weary(turn.text))
+    ):
+        return Plan(["utter_distress"])
+    if intent in ("express_distress", "nlu_fallback", "out_of_scope") and reading.life_weary(
+        turn.text
+    ):
         # "사는 게 너무 힘들다": no word of dying, but asked about directly.
         return Plan(["utter_crisis_check"])
     if intent == "nlu_fallback" and stance in ("bystander", "involved") and role == "student":

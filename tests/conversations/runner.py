@@ -301,7 +301,7 @@ def _turn_since(
     actions = [e for e in events if e.get("event") == "action"]
     if not actions or actions[-1].get("name") != "action_listen":
         return None
-    slack = sent_at - 1.0
+    slack = sent_at - 0.05  # the same machine's clock: only rounding
     users = [
         i for i, e in enumerate(events)
         if e.get("event") == "user" and (e.get("timestamp") or 0) >= slack
