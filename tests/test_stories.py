@@ -8,12 +8,12 @@ import sys
 
 import pytest
 
+from bot.policies.context import CONTEXT_ONLY
 from jikimi.settings import ROOT
 
 pytestmark = pytest.mark.slow
 
 RASA = [sys.executable, "-m", "rasa"]
-from bot.policies.context import CONTEXT_ONLY
 
 # Used by Rasa itself (action_default_fallback), which the validator cannot
 # see, and replies only the context policy chooses (bot/policies/context.py).

@@ -20,7 +20,7 @@ crisis dialogue works with the action server down. See docs/conversation.md.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Dict, List, Optional, Sequence, Text, Tuple
 
 from rasa.core.policies.policy import Policy, PolicyPrediction
@@ -91,6 +91,7 @@ PRIVACY_MISREAD = (
     "ask_bystander_help", "report_incident", "ask_law", "disclose_involvement",
     "nlu_fallback", "ask_evidence", "express_distress",
 )  # fmt: skip
+SAFETY_QUESTIONS = ("safety", "safety_again", "safety_other", "safety_other_again")
 # Replies that no intent leads to alone, only the conversation (so no rule
 # names them; tests/test_stories.py lets `rasa data validate` know).
 CONTEXT_ONLY = ("utter_crisis_other", "utter_crisis_clarified", "utter_what_next")
@@ -286,9 +287,10 @@ def _crisis(turn: Turn) -> Optional[Plan]:
         return None
     if reading.retracts_crisis(turn.text):
         return Plan(["utter_crisis_clarified"] + _resume_offer(turn))
-    if turn.asked in ("safety", "safety_again", "safety_other", "safety_other_again"):
-        return _unsafe(turn, reading.danger_place(turn.text))
     kind = next((k for k in DANGER_REPLY if k in turn.danger), "self_harm")
+    if turn.asked in SAFETY_QUESTIONS and kind == "self_harm":
+        # "학교 옥상임": an answer to the safety question, not a new crisis.
+        return _unsafe(turn, reading.danger_place(turn.text))
     pause = _pause(turn)
     adult = (reading.role(turn.text) or turn.role) in ("teacher", "parent")
     other = reading.about_someone_else(turn.text, adult=adult)
@@ -315,6 +317,9 @@ def _unsafe(turn: Turn, place: Optional[Text]) -> Plan:
 
 def _answer_to_question(turn: Turn) -> Optional[Plan]:
     asked = turn.asked
+    if asked and turn.text.startswith("/") and turn.intent in ("affirm", "deny"):
+        # A tapped button ("/affirm", "/deny"): its intent is the answer.
+        return _button_answer(turn, asked)
     if asked in ("safety", "safety_again", "safety_other", "safety_other_again"):
         status, place = reading.safety_answer(turn.text)
         other = asked.startswith("safety_other")
@@ -368,6 +373,12 @@ def _answer_to_question(turn: Turn) -> Optional[Plan]:
             return Plan(["utter_resume_later"])
         return None
     return None
+
+
+def _button_answer(turn: Turn, asked: Text) -> Optional[Plan]:
+    """The same reading as typed words, for a tapped yes or no."""
+    said = {"affirm": "응", "deny": "아니"}[turn.intent]
+    return _answer_to_question(replace(turn, text=said))
 
 
 def _report_in_progress(turn: Turn) -> bool:

@@ -44,8 +44,12 @@ def call(url: str, action: str, slots: dict, sender: str = "it-sender") -> dict:
             "slots": slots,
             "latest_message": {"text": "맞아요", "intent": {"name": "affirm"}, "entities": []},
             "events": [
-                {"event": "user", "text": "맞아요", "input_channel": "socketio",
-                 "parse_data": {"intent": {"name": "affirm"}, "entities": []}},
+                {
+                    "event": "user",
+                    "text": "맞아요",
+                    "input_channel": "socketio",
+                    "parse_data": {"intent": {"name": "affirm"}, "entities": []},
+                },
             ],
             "paused": False,
             "followup_action": None,

@@ -112,7 +112,7 @@ def test_hostile_input_gets_a_reply_or_a_clean_4xx(stack, group, index, entry):
             assert "error" in response.json(), response.text[:500]
 
     if "channel_is" in entry:
-        tracker = stack.tracker(entry['json']['sender'])
+        tracker = stack.tracker(entry["json"]["sender"])
         assert tracker["latest_input_channel"] == entry["channel_is"]
 
     # The conversation (or, after a refused body, the server) still answers.

@@ -43,16 +43,15 @@ def test_platform_entity_is_extracted_with_particle(stack):
     response.raise_for_status()
     parsed = response.json()
     assert parsed["intent"]["name"] == "report_incident"
-    assert [e["value"] for e in parsed["entities"] if e["entity"] == "platform"] == [
-        "telegram"
-    ]
+    assert [e["value"] for e in parsed["entities"] if e["entity"] == "platform"] == ["telegram"]
 
 
 def test_rasa_http_api_needs_the_token(stack):
     assert requests.get(f"{stack.rasa_url}/status", timeout=5).status_code == 401
-    assert requests.get(
-        f"{stack.rasa_url}/status", params={"token": "wrong"}, timeout=5
-    ).status_code == 401
+    assert (
+        requests.get(f"{stack.rasa_url}/status", params={"token": "wrong"}, timeout=5).status_code
+        == 401
+    )
 
 
 def test_odd_messages_get_a_kind_reply_not_an_error(stack):
@@ -82,7 +81,7 @@ def test_missing_model_is_a_clear_error(tmp_path):
 def test_sextortion_gets_112_first(stack):
     text = texts(stack.say("e2e-threat", "돈 안 보내면 내 합성사진 학교에 다 뿌린대요 ㅠㅠ"))
     assert text.index("112") < text.index("1366")
-    assert "제14조의3" in text
+    assert "돈이나 사진을 보내지 마세요" in text
 
 
 def test_detector_catches_what_the_classifier_may_not(stack):

@@ -75,10 +75,14 @@ def test_deleting_my_data_deletes_the_stored_conversation(stack):
     engine = create_engine(stack.database_url, future=True)
     try:
         with engine.connect() as connection:
-            types = connection.execute(
-                text("SELECT type_name FROM events WHERE sender_id = :key ORDER BY id"),
-                {"key": key},
-            ).scalars().all()
+            types = (
+                connection.execute(
+                    text("SELECT type_name FROM events WHERE sender_id = :key ORDER BY id"),
+                    {"key": key},
+                )
+                .scalars()
+                .all()
+            )
     finally:
         engine.dispose()
     assert types and types[0] == "restart", types

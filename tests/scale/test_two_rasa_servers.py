@@ -117,7 +117,7 @@ def test_report_form_alternating_between_servers_keeps_its_state(cluster):
     sender = "scale-report"
     a, b = cluster.a, cluster.b
     first = cluster.say(a, sender, "제 얼굴로 합성된 사진이 돌아다녀요")
-    assert "당신 잘못이 아니에요" in texts(first)[0]
+    assert "잘못은 합성하고 퍼뜨린 사람에게 있어요" in texts(first)[0]
     assert "만 19세 미만" in texts(cluster.say(b, sender, "/start_report"))[0]
     answers = report_answers("https://t.me/scaletestroom/7", "반 단톡방에 합성 사진이 올라왔어요")
     for number, (answer, next_question) in enumerate(answers):

@@ -273,8 +273,11 @@ def test_more_after_the_sources_of_a_lesson_is_its_next_level():
 
 
 def test_a_crisis_while_talking_with_a_counsellor_comes_first_and_reaches_them():
-    relay = [user("/EXTERNAL_handoff_accepted", "EXTERNAL_handoff_accepted"),
-             bot("action_handoff_accepted", "handoff_form"), ActiveLoop("handoff_form")]  # fmt: skip
+    relay = [
+        user("/EXTERNAL_handoff_accepted", "EXTERNAL_handoff_accepted"),
+        bot("action_handoff_accepted", "handoff_form"),
+        ActiveLoop("handoff_form"),
+    ]
     assert plan(*relay, user("진짜 죽고싶어", "crisis", danger="self_harm")) == [
         "utter_crisis", "action_forward_to_counsellor", "handoff_form",
     ]  # fmt: skip
@@ -295,3 +298,14 @@ def test_unsure_words_from_a_known_friend_get_the_friends_lesson():
     known = [SlotSet("stance", "bystander"), user("친구 사진 봤어", "ask_bystander_help"),
              bot("action_lesson")]  # fmt: skip
     assert plan(*known, user("아 진짜 개빡치네 ㅡㅡ", "nlu_fallback", 0.3)) == ["action_lesson"]
+
+
+def test_tapped_yes_and_no_buttons_answer_the_question():
+    asked = [user("내 기록 지워줘", "delete_my_data"), bot("utter_delete_confirm")]
+    assert plan(*asked, user("/affirm", "affirm", 1.0)) == ["action_delete_my_data"]
+    assert plan(*asked, user("/deny", "deny", 1.0)) == ["utter_delete_cancelled"]
+
+
+def test_a_threat_as_the_answer_to_the_safety_question_gets_the_threat_reply():
+    got = plan(CRISIS_TURN, user("사진 뿌린다고 협박해요 돈 보내래요", "crisis", danger="threat"))
+    assert got[0] == "utter_threat"
