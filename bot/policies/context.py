@@ -288,9 +288,18 @@ def _crisis(turn: Turn) -> Optional[Plan]:
     if reading.retracts_crisis(turn.text):
         return Plan(["utter_crisis_clarified"] + _resume_offer(turn))
     kind = next((k for k in DANGER_REPLY if k in turn.danger), "self_harm")
-    if turn.asked in SAFETY_QUESTIONS and kind == "self_harm":
-        # "학교 옥상임": an answer to the safety question, not a new crisis.
-        return _unsafe(turn, reading.danger_place(turn.text))
+    if turn.asked in SAFETY_QUESTIONS:
+        # "학교 옥상임": an answer to the safety question, not a new crisis. So is
+        # "아니요 그 사람이 집 앞에 와 있대" after the threat reply: saying it again
+        # helps nobody; the unsafe reply (112 or 119 now) does. A medical
+        # emergency, or a threat not yet answered, keeps its own reply.
+        status, place = reading.safety_answer(turn.text)
+        if kind == "self_harm" or (kind == "threat" and status == "unsafe"):
+            return _unsafe(turn, place or reading.danger_place(turn.text))
+        answered = DANGER_REPLY[kind] in turn.previous or turn.asked.endswith("again")
+        if kind == "threat" and answered:
+            # More of the threat, no answer yet: the safety question again, short.
+            return _answer_to_question(turn)
     pause = _pause(turn)
     adult = (reading.role(turn.text) or turn.role) in ("teacher", "parent")
     other = reading.about_someone_else(turn.text, adult=adult)

@@ -309,3 +309,23 @@ def test_tapped_yes_and_no_buttons_answer_the_question():
 def test_a_threat_as_the_answer_to_the_safety_question_gets_the_threat_reply():
     got = plan(CRISIS_TURN, user("사진 뿌린다고 협박해요 돈 보내래요", "crisis", danger="threat"))
     assert got[0] == "utter_threat"
+
+
+def test_danger_after_the_threat_reply_is_an_unsafe_answer_not_the_threat_again():
+    threat = bot("utter_threat", "action_crisis_handoff", "utter_ask_safe")
+    got = plan(threat, user("아니요 그 사람이 지금 우리집 앞에 와있대", "crisis", danger="threat"))
+    assert got[0] == "utter_crisis_unsafe"
+    more = user("계속 협박 문자 와요 돈 안보내면 뿌린대", "crisis", danger="threat")
+    assert plan(threat, more) == ["utter_ask_safe_again"]
+    asked_again = bot("utter_ask_safe_again")
+    assert plan(threat, more, asked_again, more)[0] == "utter_crisis_unsafe"
+
+
+def test_a_threat_with_an_unsafe_answer_after_the_crisis_reply_is_unsafe_first():
+    got = plan(CRISIS_TURN, user("아니 걔가 협박하면서 지금 집 앞에 와있어", "crisis", danger="threat"))
+    assert got[0] == "utter_crisis_unsafe"
+
+
+def test_a_medical_emergency_at_the_safety_question_keeps_the_119_reply():
+    got = plan(CRISIS_TURN, user("아니 약을 한통 다 먹었어", "crisis", danger="medical"))
+    assert got[0] == "utter_crisis_medical"

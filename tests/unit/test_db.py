@@ -61,6 +61,7 @@ from jikimi.db import (
     sms_sender_id,
     upgrade,
 )
+from jikimi.db.models import Base
 from jikimi.db.session import create_db_engine
 from jikimi.settings import Settings, load_settings
 
@@ -68,7 +69,9 @@ ROOT = Path(__file__).resolve().parents[2]
 PG_ADMIN_URL = os.environ.get(
     "JIKIMI_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
-TABLES = ("cases", "evidence_items", "counsellors", "handoffs", "outbox_messages", "sms_contacts")
+# Every table of ours (a hand-written list missed new ones, and their rows,
+# written under another test's key, broke a later test on the shared database).
+TABLES = tuple(table.name for table in Base.metadata.sorted_tables)
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc)
 KST = timezone(timedelta(hours=9))
 
