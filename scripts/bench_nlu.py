@@ -80,6 +80,13 @@ TOKENIZERS = {
     "stock": {"name": "WhitespaceTokenizer"},
     "ws-hangul": {"name": "bot.components.whitespace_tokenizer.HangulWhitespaceTokenizer"},
 }
+# Not in the default run: today's pipeline with the konlpy (Okt) backend, the
+# comparison that made Kiwi the default (README "The Korean tokenizer").
+OKT = {
+    "name": "bot.components.korean_tokenizer.KoreanMorphemeTokenizer",
+    "backend": "konlpy",
+    "konlpy_tagger": "Okt",
+}
 
 
 def pipeline_steps(name: str, extra: Dict[str, Path]) -> List[dict]:
@@ -91,9 +98,9 @@ def pipeline_steps(name: str, extra: Dict[str, Path]) -> List[dict]:
         return [copy.deepcopy(s) for s in steps if s["name"] not in SKIPPED]
     if name == "today":
         return copy.deepcopy(TODAY)
-    if name in TOKENIZERS:
+    if name in TOKENIZERS or name == "today-okt":
         steps = copy.deepcopy(TODAY)
-        steps[0] = dict(TOKENIZERS[name])
+        steps[0] = dict(TOKENIZERS.get(name, OKT))
         return steps
     raise SystemExit(f"unknown pipeline {name}")
 
