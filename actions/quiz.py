@@ -102,7 +102,9 @@ class ActionAskQuizAnswer(Action):
         number = int(tracker.get_slot("quiz_index") or 0) + 1
         text = content.render("quiz_question.j2", question=question, number=number, total=len(ids))
         if tracker.get_slot("form_aside"):
-            # After an answer to a question asked in the middle: the whole question again.
+            # After an answer to a question asked in the middle: the whole question
+            # again, saying so (the same bubble twice reads like a stuck bot).
+            text = f"{content.message('quiz_back').text}\n{text}"
             dispatcher.utter_message(text=text, buttons=_answer_buttons(question))
             return [SlotSet("form_aside", None)]
         if text in previous_bot_texts(tracker):

@@ -412,7 +412,11 @@ class ActionReportEnd(Action):
     ) -> List[EventType]:
         stopped = tracker.get_slot("report_stopped")
         if stopped:
-            events: List[EventType] = [SlotSet("report_stopped", None)]
+            # Paused, not ended: "아까 하던 신고 이어서 하자" goes on from here.
+            events: List[EventType] = [
+                SlotSet("report_stopped", None),
+                SlotSet("paused_form", "report_form"),
+            ]
             send(dispatcher, content.messages("report_stopped"))
             return events
         if tracker.get_slot("report_confirm") != "yes":

@@ -210,6 +210,9 @@ def test_privacy_topics(text, topic):
         ("지우면 되는거야?", "delete"),
         ("헐 그럼 나 이제 어떡함", "what_now"),
         ("너무 무섭고 죄책감 들어", "worried"),
+        ("엄마한테 말해야돼?", "tell_adult"),
+        ("담임쌤께 먼저 얘기하면 좀 나음?", "tell_adult"),
+        ("경찰한테 말하면 잡혀가?", "police"),
     ],
 )
 def test_involved_topics(text, topic):

@@ -272,7 +272,8 @@ def test_stopped_report_is_not_saved(db, using):
     using(db)
     events, messages = run(ActionReportEnd(), tracker(slots=filled(report_stopped="stopped")))
     assert "저장하지 않았어요" in messages[0]["text"]
-    assert events == [SlotSet("report_stopped", None)]
+    # Paused, so "아까 하던 신고 이어서 하자" goes on where it stopped.
+    assert events == [SlotSet("report_stopped", None), SlotSet("paused_form", "report_form")]
     assert db.count("cases") == 0
 
 
