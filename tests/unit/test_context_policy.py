@@ -322,8 +322,8 @@ def test_danger_after_the_threat_reply_is_an_unsafe_answer_not_the_threat_again(
 
 
 def test_a_threat_with_an_unsafe_answer_after_the_crisis_reply_is_unsafe_first():
-    got = plan(CRISIS_TURN, user("아니 걔가 협박하면서 지금 집 앞에 와있어", "crisis", danger="threat"))
-    assert got[0] == "utter_crisis_unsafe"
+    outside = user("아니 걔가 협박하면서 지금 집 앞에 와있어", "crisis", danger="threat")
+    assert plan(CRISIS_TURN, outside)[0] == "utter_crisis_unsafe"
 
 
 def test_a_medical_emergency_at_the_safety_question_keeps_the_119_reply():
