@@ -13,7 +13,15 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, Restarted
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import channel_of, role_of, run_blocking, send, settings, stance_of
+from actions.common import (
+    channel_of,
+    repeated,
+    role_of,
+    run_blocking,
+    send,
+    settings,
+    stance_of,
+)
 from actions.handoff import platform_of
 from actions.report import evidence_link, question
 from jikimi import cases, content, handoff
@@ -61,21 +69,25 @@ class ActionEvidenceHelp(Action):
     ) -> List[EventType]:
         case = await _latest_case(tracker)
         platform = platform_of(tracker, case)
-        send(
-            dispatcher,
-            content.bubbles(
-                "evidence_checklist.j2",
-                [
-                    content.Button("삭제 요청하는 법", "/ask_takedown"),
-                    content.Button("신고 기록 남기기", "/start_report"),
-                    content.Button("상담받고 싶어요", "/request_counsellor"),
-                ],
-                platform=platform,
-                platform_name=platform_name(platform),
-                **situation(tracker),
-            ),
-            tracker,
+        replies = content.bubbles(
+            "evidence_checklist.j2",
+            [
+                content.Button("삭제 요청하는 법", "/ask_takedown"),
+                content.Button("신고 기록 남기기", "/start_report"),
+                content.Button("상담받고 싶어요", "/request_counsellor"),
+            ],
+            platform=platform,
+            platform_name=platform_name(platform),
+            **situation(tracker),
         )
+        if repeated(tracker, self.name()) and replies:
+            # Asked again ("아니 그러니까 증거 어케 남기냐고"): the steps themselves
+            # once more, short, rather than "it is just above".
+            lines = [content.message("evidence_again").text] + replies[0].text.splitlines()[1:]
+            while len(lines) > 2 and len("\n".join(lines)) > content.BUBBLE_MAX:
+                lines.pop()
+            replies = [content.Reply("\n".join(lines), replies[-1].buttons)]
+        send(dispatcher, replies, tracker)
         # A student with a case gets a fresh link to its printable evidence log
         # (the expired-link page sends them here).
         link = evidence_link(case.code) if case else None

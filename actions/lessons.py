@@ -22,7 +22,8 @@ def _topic(tracker: Tracker, role: Text) -> Text:
     stance = tracker.get_slot("stance")
     if stance == "involved" and topic in ("ask_bystander_help", "report_incident", "nlu_fallback"):
         return "disclose_involvement"  # what he did, whatever the classifier read
-    if stance == "bystander" and topic == "nlu_fallback":
+    if stance == "bystander" and topic in ("nlu_fallback", "disclose_involvement"):
+        # "친구 사진으로 누가 합성해서 올렸는데 어케 도와줘": a friend, not the one who did it.
         return "ask_bystander_help"
     if role in ("teacher", "parent") or stance == "bystander":
         topic = ADULT_TOPIC.get(topic, topic)

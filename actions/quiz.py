@@ -20,7 +20,8 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import previous_bot_texts, role_of, send
+from actions.common import previous_bot_texts, send
+from actions.report import QUESTION_INTENTS, answer_question
 from actions.sources import asked_for_sources, source_ids
 from jikimi import content, reading
 
@@ -141,10 +142,11 @@ class ValidateQuizForm(FormValidationAction):
         if given is None:
             intent = tracker.latest_message.get("intent") or {}
             if reading.is_question(text) and (
-                intent.get("name") == "ask_privacy" or reading.privacy_topic(text) != "general"
+                intent.get("name") in QUESTION_INTENTS or reading.privacy_topic(text) != "general"
             ):
-                # "이거 점수 선생님한테 가?": answered, then the same question again.
-                send(dispatcher, content.privacy(reading.privacy_topic(text), role_of(tracker)))
+                # "이거 점수 선생님한테 가?", "보기만 해도 처벌됨?": answered, then
+                # the same question again.
+                answer_question(dispatcher, tracker, intent.get("name"), text)
                 return {"quiz_answer": None, "form_aside": "question"}
             if reading.victim_cue(text):
                 # "사실 내 사진도 합성됐어": a victim speaking up, whatever the label.

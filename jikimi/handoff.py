@@ -448,6 +448,8 @@ def known_platform(platform: Optional[str]) -> Optional[str]:
 CRISIS_NOTES = {
     "unsafe": "안전하지 않다고 답함",
     "safe": "안전한 곳에 있다고 답함",
+    # Said after the crisis reply that it was not meant that way; still a person to reach.
+    "clarified": "죽고 싶다는 뜻은 아니었다고 답함",
 }
 
 

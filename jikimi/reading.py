@@ -585,7 +585,10 @@ def wants_report(text: Optional[str]) -> bool:
 # "그거 지워 주세요", "사진 삭제하고 싶어": the material online, not the record
 # here ("내 기록 지워줘" is delete_my_data).
 _TAKEDOWN_VERB = re.compile(r"(지워|지우|삭제|내려|없애|안보이게|못보게)")
-_RECORD_WORDS = re.compile(r"(기록|대화|채팅|내역|여기|데이터|정보|계정|번호|신고한거|신고내용)")
+_RECORD_WORDS = re.compile(
+    r"(기록|대화|채팅|내역|여기|데이터|정보|계정|번호|신고한거|신고내용|"
+    r"말한거|말했던|말한것|얘기한거|얘기했던|이야기한거|내가쓴|내가한말|적은거|쓴거)"
+)
 _MATERIAL_WORDS = re.compile(
     r"(사진|영상|합성|게시물|글|그거|그것|파일|동영상|딥페|링크|방|올라온)"
 )
@@ -669,8 +672,14 @@ def life_weary(text: Optional[str]) -> bool:
 
 # "증거는 어떻게 남기나요?" at the end of a longer message.
 _ASKS_EVIDENCE = re.compile(
-    r"(증거|캡처|캡쳐|채증|기록)[가-힣]{0,4}(남기|남겨|보존|저장|모아|확보|어떻게|뭘|해야)"
+    r"(증거|캡처|캡쳐|채증|기록)[가-힣]{0,4}(남기|남겨|보존|저장|모아|확보|어떻게|어케|뭘|해야)"
+    r"|(증거|채증)[가-힣]{0,12}(저장|보관|남겨|캡처|캡쳐)"
 )
+
+
+def names_evidence(text: Optional[str]) -> bool:
+    """The word evidence itself ("증거로 저장해 둬도 돼요?"), not only a record."""
+    return bool(re.search(r"(증거|캡처|캡쳐|채증)", squash(text)))
 
 
 def asks_evidence(text: Optional[str]) -> bool:
@@ -687,3 +696,52 @@ _FEELING = re.compile(
 
 def feeling(text: Optional[str]) -> bool:
     return bool(_FEELING.search(squash(text)))
+
+
+# --- after a crisis reply that asked nothing ------------------------------------------
+
+# More of a threat ("또 디엠옴 12시까지 안보내면 올린대", "걍 보낼까", "이미 10만원 보냈대요").
+_THREAT_MORE = re.compile(
+    r"(돈|만원|원|입금|송금|계좌|보낼까|보내야|보냈|보내면|안보내면|디엠|dm|협박|올린대|올린다|뿌린대|뿌린다|"
+    r"퍼뜨린대|퍼뜨린다|까지|기한|시까지)"
+)
+
+
+def threat_more(text: Optional[str]) -> bool:
+    """The message carries on the threat just answered."""
+    return bool(_THREAT_MORE.search(squash(text).lower()))
+
+
+# "119 불렀어", "구급차 왔어": help is already on its way.
+_HELP_CALLED = re.compile(
+    r"(119|구급차|엠뷸|앰뷸|경찰|112)[가-힣]{0,6}(불렀|전화했|신고했|연락했|왔|오고|온대|부름|부르는중|했어|했음)"
+)
+
+
+def help_called(text: Optional[str]) -> bool:
+    return bool(_HELP_CALLED.search(squash(text)))
+
+
+# "아까 하던거 계속", "이어서 하자", "계속해": go on with what was paused.
+_GO_ON_WORDS = re.compile(
+    r"^(아까|그럼|그래|응|네|ㅇㅇ|좋아|다시)?"
+    r"(하던거|하던것|하던신고|하던퀴즈|신고|퀴즈)?"
+    r"(계속|이어서|이어|마저)(하자|할래|할게|해|해줘|해요|할래요|하기|ㄱ|ㄱㄱ|가자|진행)?(요)?$"
+)
+
+
+_WHAT_WE_WERE_DOING = re.compile(r"(아까)?(하던거|하던것)(계속|이어서|마저)?[가-힣]{0,4}")
+
+
+def go_on(text: Optional[str]) -> bool:
+    """A short "go on with it", not an answer."""
+    s = re.sub(r"[^가-힣ㄱ-ㅎ]", "", squash(text))
+    return bool(_GO_ON_WORDS.match(s) or _WHAT_WE_WERE_DOING.fullmatch(s))
+
+
+# "신고하면 어디로 가?", "어디에 신고해야 돼?": where to report, asked.
+_WHERE_TO_REPORT = re.compile(r"(신고[가-힣]{0,6}(어디|어느곳|누구한테)|(어디|어느곳)[가-힣]{0,3}신고)")
+
+
+def asks_where_to_report(text: Optional[str]) -> bool:
+    return is_question(text) and bool(_WHERE_TO_REPORT.search(squash(text)))

@@ -55,6 +55,7 @@ QUESTIONS = {
     "utter_delete_confirm": "delete",
     "utter_delete_confirm_again": "delete",
     "action_offer_counsellor": "counsellor",
+    "utter_offer_counsellor_again": "counsellor",
     "utter_offer_resume_report": "resume",
     "utter_offer_resume_quiz": "resume",
 }
@@ -71,7 +72,8 @@ STANCE_OF_INTENT = {
     "disclose_involvement": "involved",
 }
 # Replies too long to send twice in a row: a repeat gets utter_what_next.
-LONG_REPLIES = ("utter_report_incident", "utter_distress", "action_privacy")
+# (Actions leave out what they just said themselves: actions.common.send.)
+LONG_REPLIES = ("utter_report_incident", "utter_distress")
 # Intents that arrive as button or widget payloads or from the desk: the rules
 # and actions answer them; the policy only keeps its bookkeeping.
 PAYLOAD_INTENTS = ("start_report", "add_evidence", "just_talk", "show_sources")
@@ -94,7 +96,10 @@ PRIVACY_MISREAD = (
 SAFETY_QUESTIONS = ("safety", "safety_again", "safety_other", "safety_other_again")
 # Replies that no intent leads to alone, only the conversation (so no rule
 # names them; tests/test_stories.py lets `rasa data validate` know).
-CONTEXT_ONLY = ("utter_crisis_other", "utter_crisis_clarified", "utter_what_next")
+CONTEXT_ONLY = (
+    "utter_crisis_other", "utter_crisis_clarified", "utter_what_next", "utter_threat_more",
+    "utter_crisis_medical_again", "utter_offer_counsellor_again", "utter_where_to_report",
+)  # fmt: skip
 DANGER_REPLY = {
     "medical": "utter_crisis_medical",
     "self_harm": "utter_crisis",
@@ -255,7 +260,12 @@ def decide(turn: Turn) -> Optional[Plan]:
         return None
     if turn.intent in PAYLOAD_INTENTS:
         return None
-    plan = _crisis(turn) or _answer_to_question(turn) or _after_sources(turn)
+    plan = (
+        _crisis(turn)
+        or _answer_to_question(turn)
+        or _after_crisis_reply(turn)
+        or _after_sources(turn)
+    )
     if plan is None:
         # In a form, whatever the policy does not take is the form's to read.
         plan = _in_form(turn) if turn.active_loop in FORMS else _route(turn)
@@ -298,8 +308,8 @@ def _crisis(turn: Turn) -> Optional[Plan]:
             return _unsafe(turn, place or reading.danger_place(turn.text))
         answered = DANGER_REPLY[kind] in turn.previous or turn.asked.endswith("again")
         if kind == "threat" and answered:
-            # More of the threat, no answer yet: the safety question again, short.
-            return _answer_to_question(turn)
+            # More of the threat ("또 디엠옴 ... 걍 보낼까"): don't send, 112, short.
+            return Plan(["utter_threat_more"])
     pause = _pause(turn)
     adult = (reading.role(turn.text) or turn.role) in ("teacher", "parent")
     other = reading.about_someone_else(turn.text, adult=adult)
@@ -324,12 +334,30 @@ def _unsafe(turn: Turn, place: Optional[Text]) -> Plan:
     return Plan([reply, "action_crisis_update"], events)
 
 
+def _after_crisis_reply(turn: Turn) -> Optional[Plan]:
+    """The message right after a crisis reply, read as part of that crisis:
+    more of a threat gets "don't send, 112" again in short; anything after the
+    119 reply keeps 119 first, unless help was already called."""
+    if turn.danger or reading.retracts_crisis(turn.text):
+        return None
+    status, _place = reading.safety_answer(turn.text)
+    if "utter_threat" in turn.previous and status is None and reading.threat_more(turn.text):
+        return Plan(["utter_threat_more"])
+    if "utter_crisis_medical" in turn.previous and not reading.help_called(turn.text):
+        return Plan(["utter_crisis_medical_again"])
+    return None
+
+
 def _answer_to_question(turn: Turn) -> Optional[Plan]:
     asked = turn.asked
     if asked and turn.text.startswith("/") and turn.intent in ("affirm", "deny"):
         # A tapped button ("/affirm", "/deny"): its intent is the answer.
         return _button_answer(turn, asked)
     if asked in ("safety", "safety_again", "safety_other", "safety_other_again"):
+        if reading.retracts_crisis(turn.text):
+            # "아 그런 뜻 아니고 짜증나서 한 말임": taken back, 109 for later.
+            return Plan(["utter_crisis_clarified", "action_crisis_update"] + _resume_offer(turn),
+                        [SlotSet("crisis_status", "clarified")])
         status, place = reading.safety_answer(turn.text)
         other = asked.startswith("safety_other")
         if status == "unsafe" or (status is None and asked.endswith("again")):
@@ -371,6 +399,12 @@ def _answer_to_question(turn: Turn) -> Optional[Plan]:
             return Plan(["action_request_counsellor"] + _resume_offer(turn))
         if answer == reading.NO:
             return Plan(["utter_counsellor_declined"] + _resume_offer(turn))
+        if (reading.feeling(turn.text) or turn.intent == "express_distress") and (
+            "utter_offer_counsellor_again" not in turn.previous
+        ):
+            # "너무 불안해요" after "연결해 줄까요?": heard, and asked once more;
+            # nobody is paged on a guess.
+            return Plan(["utter_offer_counsellor_again"])
         return None
     if asked == "resume":
         paused = turn.slots.get("paused_form")
@@ -469,6 +503,10 @@ def _route(turn: Turn) -> Optional[Plan]:
     """Outside forms and questions: who is speaking chooses the reply."""
     intent, role = turn.intent, reading.role(turn.text) or turn.role
     stance = _stance(turn, role) or turn.slots.get("stance")
+    paused = turn.slots.get("paused_form")
+    if paused in FORMS and reading.go_on(turn.text):
+        # "아까 하던거 계속": the paused form, from where it stopped.
+        return Plan([paused], [SlotSet("paused_form", None)])
     if (
         role == "student"
         and reading.wants_report(turn.text)
@@ -480,9 +518,19 @@ def _route(turn: Turn) -> Optional[Plan]:
     ):
         # Typed instead of tapping "신고·삭제 요청 준비하기" (or to go on).
         return Plan(["report_form"], [SlotSet("paused_form", None)])
+    if (
+        intent in ("ask_law", "ask_takedown", "nlu_fallback", "out_of_scope", "ask_privacy")
+        and reading.asks_where_to_report(turn.text)
+        and reading.privacy_topic(turn.text) == "general"
+    ):
+        # "딥페이크 신고하면 어디로 가는거야?": the places, not the penalties.
+        return Plan(["utter_where_to_report"])
     if intent in TAKEDOWN_MISREAD and reading.wants_takedown(turn.text):
         return Plan(["action_takedown_help"])
-    if intent in EVIDENCE_MISREAD and reading.asks_evidence(turn.text):
+    if (
+        intent in EVIDENCE_MISREAD
+        or (intent == "ask_privacy" and reading.names_evidence(turn.text))
+    ) and reading.asks_evidence(turn.text):
         # "학생 사진이 돌고 있습니다. 증거는 어떻게 남기나요?": the question asked.
         return Plan(["action_evidence_help"])
     involved = _involved_question(turn, intent, role, stance)

@@ -316,9 +316,7 @@ def test_danger_after_the_threat_reply_is_an_unsafe_answer_not_the_threat_again(
     got = plan(threat, user("아니요 그 사람이 지금 우리집 앞에 와있대", "crisis", danger="threat"))
     assert got[0] == "utter_crisis_unsafe"
     more = user("계속 협박 문자 와요 돈 안보내면 뿌린대", "crisis", danger="threat")
-    assert plan(threat, more) == ["utter_ask_safe_again"]
-    asked_again = bot("utter_ask_safe_again")
-    assert plan(threat, more, asked_again, more)[0] == "utter_crisis_unsafe"
+    assert plan(threat, more) == ["utter_threat_more"]
 
 
 def test_a_threat_with_an_unsafe_answer_after_the_crisis_reply_is_unsafe_first():
@@ -329,3 +327,42 @@ def test_a_threat_with_an_unsafe_answer_after_the_crisis_reply_is_unsafe_first()
 def test_a_medical_emergency_at_the_safety_question_keeps_the_119_reply():
     got = plan(CRISIS_TURN, user("아니 약을 한통 다 먹었어", "crisis", danger="medical"))
     assert got[0] == "utter_crisis_medical"
+
+
+def test_taking_it_back_at_the_safety_question_is_heard():
+    got = plan(CRISIS_TURN, user("아 그런뜻 아니고 그냥 짜증나서 한말임", "deny"))
+    assert got[0] == "utter_crisis_clarified"
+
+
+def test_more_of_a_threat_gets_the_short_threat_reply():
+    threat = bot("utter_threat", "action_crisis_handoff")
+    paid = user("아이가 이미 10만원을 보냈다고 하는데 어떻게 해야 하나요?", "nlu_fallback", 0.4)
+    assert plan(threat, paid) == ["utter_threat_more"]
+
+
+def test_after_the_119_reply_119_stays_first_until_help_is_called():
+    medical = bot("utter_crisis_medical", "action_crisis_handoff")
+    assert plan(medical, user("걔네집 어딘지는 알아", "nlu_fallback", 0.3)) == [
+        "utter_crisis_medical_again"
+    ]
+    assert plan(medical, user("119 불렀어", "affirm")) != ["utter_crisis_medical_again"]
+
+
+def test_go_on_resumes_the_paused_form():
+    paused = [SlotSet("paused_form", "report_form")]
+    assert plan(*paused, user("아까 하던거 계속", "affirm")) == ["report_form"]
+
+
+def test_a_feeling_after_the_counsellor_offer_asks_once_more_and_pages_nobody():
+    offered = bot("action_offer_counsellor")
+    anxious = user("누가 만든건지도 모르겠고 너무 불안해요", "express_distress")
+    assert plan(offered, anxious) == ["utter_offer_counsellor_again"]
+    again = bot("utter_offer_counsellor_again")
+    assert plan(offered, anxious, again, user("네 연결해주세요", "affirm")) == [
+        "action_request_counsellor"
+    ]
+
+
+def test_where_to_report_gets_the_places_not_the_penalties():
+    assert plan(user("딥페이크 신고하면 어디로 가는거야?", "ask_law")) == ["utter_where_to_report"]
+    assert plan(user("신고하면 부모님이 알아?", "ask_privacy")) == ["action_privacy"]
