@@ -740,7 +740,9 @@ def go_on(text: Optional[str]) -> bool:
 
 
 # "신고하면 어디로 가?", "어디에 신고해야 돼?": where to report, asked.
-_WHERE_TO_REPORT = re.compile(r"(신고[가-힣]{0,6}(어디|어느곳|누구한테)|(어디|어느곳)[가-힣]{0,3}신고)")
+_WHERE_TO_REPORT = re.compile(
+    r"(신고[가-힣]{0,6}(어디|어느곳|누구한테)|(어디|어느곳)[가-힣]{0,3}신고)"
+)
 
 
 def asks_where_to_report(text: Optional[str]) -> bool:
