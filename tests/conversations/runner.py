@@ -174,15 +174,18 @@ class Conversation:
                 select(SmsContact.sender_id).where(SmsContact.phone_hash == digest)
             ).scalar_one_or_none()
 
-    def _wait_for_turn(self, sent_at: float) -> List[Dict[str, Any]]:
+    def _wait_for_turn(self, sent_at: float, known: int = 0) -> List[Dict[str, Any]]:
         """The events of the bot's turn for a message sent at `sent_at`, once it
-        has finished (its last event is action_listen)."""
+        has finished (its last event is action_listen). `known`: how many events
+        the conversation had before the message, none of which can start it."""
         deadline = time.monotonic() + TURN_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.sender is None:
                 self.sender = self._sms_sender()
             events = self._events()
-            turn = _turn_since(events, sent_at, may_erase=self.turns > 0)
+            turn = _turn_since(
+                events, sent_at, may_erase=self.turns > 0, after=known if len(events) >= known else 0
+            )
             if turn is not None:
                 self.turns += 1
                 return turn
@@ -190,6 +193,7 @@ class Conversation:
         raise TimeoutError("the bot did not finish its turn in time")
 
     def say(self, text: str) -> List[Dict[str, Any]]:
+        known = len(self._events())
         sent_at = time.time()
         if self.channel == "rest":
             self.replies = self.stack.say(self.sender, text)
@@ -197,7 +201,7 @@ class Conversation:
             answer = self.stack.twilio.inbound(self.stack.desk_url, self.phone, text)
             if answer.status_code != 200:
                 raise AssertionError(f"the desk answered {answer.status_code}")
-        return self._wait_for_turn(sent_at)
+        return self._wait_for_turn(sent_at, known)
 
     def sms_received(self, already: int) -> List[str]:
         """The SMS this phone got after the first `already` ones, once the
@@ -217,6 +221,7 @@ class Conversation:
         """A counsellor's SMS ({code}: this conversation's newest handoff code);
         the bot's turn is what the student's conversation did about it."""
         code = self.handoff_codes()[-1] if "{code}" in text else None
+        known = len(self._events())
         sent_at = time.time()
         phone = self.stack.counsellors[0]
         answer = self.stack.twilio.inbound(
@@ -224,7 +229,7 @@ class Conversation:
         )
         if answer.status_code != 200:
             raise AssertionError(f"the desk answered {answer.status_code}")
-        return self._wait_for_turn(sent_at)
+        return self._wait_for_turn(sent_at, known)
 
     # what was stored and sent
 
@@ -294,17 +299,19 @@ ERASED_TURN = [{"event": "action", "name": "action_delete_my_data"}]
 
 
 def _turn_since(
-    events: List[Dict[str, Any]], sent_at: float, may_erase: bool = True
+    events: List[Dict[str, Any]], sent_at: float, may_erase: bool = True, after: int = 0
 ) -> Optional[List[Dict[str, Any]]]:
     """The bot's turn that answered a message sent at `sent_at`, or None while
-    it is not finished (its last event must be action_listen)."""
+    it is not finished (its last event must be action_listen). Events before
+    index `after` were there before the message was sent: the turn's user
+    event is never one of them, whatever its timestamp."""
     actions = [e for e in events if e.get("event") == "action"]
     if not actions or actions[-1].get("name") != "action_listen":
         return None
     slack = sent_at - 0.05  # the same machine's clock: only rounding
     users = [
         i for i, e in enumerate(events)
-        if e.get("event") == "user" and (e.get("timestamp") or 0) >= slack
+        if i >= after and e.get("event") == "user" and (e.get("timestamp") or 0) >= slack
     ]  # fmt: skip
     if users:
         turn = events[users[-1] + 1 :]
