@@ -63,12 +63,7 @@ def question(slot: Text) -> Dict[Text, Any]:
     return _form_content()["questions"][slot]
 
 
-# Words a time answer holds ("어제 밤", "3일 전쯤", "9월 말", "방금").
-_TIME_WORDS = re.compile(
-    r"([0-9]|어제|오늘|그제|그저께|엊그제|방금|아까|지난|저번|이번|최근|요즘|밤|새벽|아침|저녁|낮|오후|오전|"
-    r"주|월|일|년|전|쯤|때|학기|방학|주말|금요일|월요일|화요일|수요일|목요일|토요일|일요일|몰라|모르|"
-    r"기억안|기억이안|기억못)"
-)
+_TIME_WORDS = reading.TIME_WORDS
 
 # "Not right" at the summary, without naming what: ask which answer to fix.
 _NOT_RIGHT = ["아니", "아뇨", "ㄴㄴ", "안맞", "고칠", "고쳐", "수정", "바꿀", "바꿔", "틀"]
@@ -175,13 +170,39 @@ class ValidateReportForm(FormValidationAction):
         answer = None if asks else reading.report_choice(slot, text)
         if answer is not None:
             return {slot: answer}
-        handled = self._not_an_answer(slot, text, dispatcher, tracker) or self._aside(
-            slot, dispatcher, tracker
+        handled = (
+            self._not_an_answer(slot, text, dispatcher, tracker)
+            or self._aside(slot, dispatcher, tracker)
+            or self._other_answer(slot, text, dispatcher, tracker)
         )
         if handled:
             return handled
         send_unclear(dispatcher)
         return {slot: None}
+
+    def _other_answer(
+        self, slot: Text, text: Text, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> Optional[Dict[Text, Any]]:
+        """A short, clear answer to a question not asked yet ("그저께" when asked
+        the age, as students go on telling): kept for that question, and this
+        one asked again. The summary shows every answer to confirm."""
+        platform = next(
+            (
+                e.get("value")
+                for e in tracker.latest_message.get("entities") or []
+                if e.get("entity") == "platform" and e.get("value") in PLATFORMS
+            ),
+            None,
+        )
+        found = {
+            other: value
+            for other, value in reading.report_details(text, platform).items()
+            if other != slot and tracker.get_slot(other) is None
+        }
+        if not found:
+            return None
+        send(dispatcher, content.messages("report_noted"))
+        return {**found, slot: None, "form_aside": "noted"}
 
     def _free_text(
         self, slot: Text, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker
@@ -311,6 +332,19 @@ def _buttons(mapping: Optional[Dict[Text, Text]]) -> List[Dict[Text, Text]]:
     return [{"title": title, "payload": payload} for title, payload in (mapping or {}).items()]
 
 
+def _said_this_turn(tracker: Tracker, response: Text) -> bool:
+    """Whether this bot turn already sent the response (its lead-in covers what
+    the first question's long version says)."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return False
+        if event.get("event") == "bot" and (event.get("metadata") or {}).get(
+            "utter_action"
+        ) == response:
+            return True
+    return False
+
+
 class _AskReportQuestion(Action):
     """Asks one question of the form (`action_ask_<slot>`), with a skip button."""
 
@@ -329,7 +363,13 @@ class _AskReportQuestion(Action):
             text, buttons = asked["ask_more"], asked.get("buttons_more")
         skip = _form_content()["skip_button"]
         rendered = content.render_text(text, count=len(links))
-        if rendered in previous_bot_texts(tracker) or tracker.get_slot("form_aside"):
+        short_text = asked.get("ask_short")
+        if (
+            rendered in previous_bot_texts(tracker)
+            or (short_text and content.render_text(short_text) in previous_bot_texts(tracker))
+            or tracker.get_slot("form_aside")
+            or _said_this_turn(tracker, "utter_report_details")
+        ):
             # Asked again right away (an unclear answer, a question, an aside):
             # the short form, not the same long text twice.
             short = asked.get("ask_short")

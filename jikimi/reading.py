@@ -63,7 +63,7 @@ _NO_WHOLE = {
 _YES_LEAD = re.compile(
     r"^(응|웅|어어|엉|네|넹|넵|예|ㅇㅇ|ㅇㅋ|그래|좋아|맞아|당연|그럼|오케이|ok|yes)"
 )
-_NO_LEAD = re.compile(r"^(아니|아뇨|ㄴㄴ|노노|싫어|no(?![a-z]))")
+_NO_LEAD = re.compile(r"^(아니|아냐|아뇨|ㄴㄴ|노노|싫어|no(?![a-z]))")
 _POLITE_TAIL = re.compile(r"(요|용|염|여|욤|ㅎ+|ㅋ+|ㅠ+|ㅜ+|ㅎㅎ)$")
 
 
@@ -89,7 +89,7 @@ def _verb_readings(s: str, verbs: Tuple[str, ...]) -> Tuple[bool, bool]:
 
 # Interjections that lead an answer without deciding it ("아 ㄴㄴ", "음 응").
 _LEAD_FILLER = re.compile(
-    r"^(아+(?![니뇨])|어+(?![제디떻케])|음+|흠+|앗|헐|아하|그럼|그러면|그니까|근데)(?=.)"
+    r"^(아+(?![니뇨냐])|어+(?![제디떻케])|음+|흠+|앗|헐|아하|그럼|그러면|그니까|근데)(?=.)"
 )
 _REFUSE = re.compile(r"(됐어|됐어요|됐습니다|필요없|안할래|안해도|싫어|싫다|괜찮습니다만|나중에)")
 
@@ -114,7 +114,9 @@ def yes_no(
         return None
     if is_question(text):
         return None
-    core = _LEAD_FILLER.sub("", s) or s
+    core = s
+    for _ in range(3):
+        core = _LEAD_FILLER.sub("", core) or core
     whole = _strip_tail(core)
     not_okay = "안괜찮" in core or "괜찮지않" in core
     okay = ("괜찮" in core) and not not_okay
@@ -319,15 +321,27 @@ _PARENT = re.compile(
 )
 
 
-def role(text: Optional[str]) -> Optional[str]:
-    """'teacher' or 'parent' when the message says so, else None."""
+# "담임입니다", "저는 엄마예요": who the writer is, said of themselves. A teacher
+# who asks "학부모님께도 알려야 하나요?" is still a teacher.
+_SAYS_WHO = re.compile(
+    r"(교사|교원|담임|교감|교장|선생님|선생|학부모|보호자|엄마|아빠|어머니|아버지|부모)\s*"
+    r"(인데|입니다|이에요|예요|에요|이고|이라서|라서|이구요|이거든요|임)"
+)
+
+
+def role(text: Optional[str], current: Optional[str] = None) -> Optional[str]:
+    """'teacher' or 'parent' when the message says so, else None. Once a
+    teacher or parent has said who they are (`current`), only the writer
+    saying it of themselves again changes it, not a mention of the other."""
     if not text:
         return None
-    if _TEACHER.search(text):
-        return "teacher"
-    if _PARENT.search(text):
-        return "parent"
-    return None
+    found = "teacher" if _TEACHER.search(text) else "parent" if _PARENT.search(text) else None
+    if current in ("teacher", "parent") and found not in (None, current):
+        said = _SAYS_WHO.search(text)
+        if not said:
+            return None
+        return "teacher" if _TEACHER.search(said.group(0)) else "parent"
+    return found
 
 
 # The writer is the one pictured: "내 얼굴", "제 사진이", "나를 합성", "나 방금 알았는데".
@@ -335,6 +349,7 @@ _VICTIM = (
     r"(내|제|나의|저의|내가나온|내셀카|내프사)(얼굴|사진|셀카|프사|몸|영상|사진들|얼굴로|이름|인스타사진|신상)",
     r"(나|저)(를|도|랑)(합성|능욕|찍|몰카|딥페)",
     r"(나|저)(로|를가지고)(합성|딥페|만든)",
+    r"(^|[^가-힣])?(나|저)를?(합성한|합성해서|합성해|딥페이크로만든)",
     r"(나|저)(를|도)?[가-힣]{0,3}(합성|딥페이크|능욕)(당|돼|됐|되었|된)",
     r"(내|제)(합성|딥페이크)(사진|영상|물)",
     r"(내가|제가)(피해자|당했|당한)",
@@ -369,8 +384,9 @@ def victim_cue(text: Optional[str]) -> bool:
 
 # A parent's child or a teacher's student as the one who made or shared.
 _CHILD_INVOLVED = re.compile(
-    r"(아들|딸|아이|애|우리애|학생|학생들|제자|반애들)(이|가|들이)[가-힣]{0,14}"
-    r"(합성했|합성한|만들었|만든|퍼뜨|유포|공유했|올렸|보냈|돌렸|돌려|샀|저장했|봤)"
+    r"(아들|딸|아이|애|우리애|학생|학생들|제자|반애들)(이|가|들이)([가-힣]{0,24}?)"
+    r"(합성했|합성한|합성해|만들었|만든|만들어|퍼뜨|유포|공유했|올렸|보냈|돌렸|돌려|샀|저장했|봤|"
+    r"전달했|전달한)"
 )
 
 
@@ -383,7 +399,10 @@ def involved_cue(text: Optional[str], adult: bool = False) -> bool:
         and not _OTHER_SUBJECT.search(s)
         and not _REPORTED_ACT.search(_strip_tail(s) or s)
     )
-    return _any(_INVOLVED, s) or own_act or (adult and bool(_CHILD_INVOLVED.search(s)))
+    child = _CHILD_INVOLVED.search(s) if adult else None
+    # "딸이 반 애들이 합성한 사진 때문에": someone else did it to the child.
+    child_did = bool(child) and not _OTHER_SUBJECT.search(child.group(3))
+    return _any(_INVOLVED, s) or own_act or child_did
 
 
 # What the one who made or shared asks next (content/involved.yml topics).
@@ -396,7 +415,7 @@ _INVOLVED_TOPICS = (
         r"(말해야|말하면|말할까|말해도|알려야|알리면|털어놓|얘기해야|얘기하면|얘기할까|이야기해야)",
     ),
     ("police", r"(경찰|잡혀|잡히|체포|처벌받|감옥|소년원|전과|기록남|집에찾아|연락와|연락오)"),
-    ("delete", r"(지우면|삭제하면|지웠는데|지웠어|지워도|지우면되|폰초기화|탈퇴하면)"),
+    ("delete", r"(지우면|삭제하면|지웠는데|지웠어|지워도|지우면되|지우겠|지운다고|지우려|폰초기화|탈퇴하면)"),
     ("left_room", r"(나가면|나왔는데|나갔는데|탈퇴|방나가|방에서나)"),
     ("saw_only", r"(보기만|본것만|본거|봤는데|봤어|원치않|모르고봤|그냥봤|초대만|들어가기만)"),
     ("what_now", r"(어떡|어케해|어캄|어떻게해야|어떻게하면|이제뭐|뭘해야|뭐해야|할수있는게)"),
@@ -437,7 +456,7 @@ def privacy_topic(text: Optional[str]) -> str:
 # --- the delete confirmation -------------------------------------------------------
 
 _DELETE_VERBS = ("지우", "지워", "지웟", "지울", "삭제", "없애")
-_KEEP_VERBS = ("남겨", "남기", "놔둬", "냅둬", "놔두", "그대로", "보관", "살려")
+_KEEP_VERBS = ("남겨", "남기", "놔둬", "냅둬", "놔두", "그냥둬", "그냥두", "그대로", "보관", "살려")
 _GO_ON = re.compile(r"(계속|이어서|이어|마저|하던거|하던것|신고하|신고할|신고계속)")
 
 
@@ -537,6 +556,54 @@ def report_choice(slot: Optional[str], text: Optional[str]) -> Optional[str]:
     return None
 
 
+# Words a time answer holds ("어제 밤", "3일 전쯤", "9월 말", "방금").
+TIME_WORDS = re.compile(
+    r"([0-9]|어제|오늘|그제|그저께|엊그제|방금|아까|지난|저번|이번|최근|요즘|밤|새벽|아침|저녁|낮|오후|오전|"
+    r"주|월|일|년|전|쯤|때|학기|방학|주말|금요일|월요일|화요일|수요일|목요일|토요일|일요일|몰라|모르|"
+    r"기억안|기억이안|기억못)"
+)
+# Told of itself, outside the form: a time only when the message is mostly that.
+_WHEN_TOLD = re.compile(
+    r"^(어제|오늘|그제|그저께|엊그제|방금|아까|지난주|저번주|이번주|지난달|저번달|며칠전|일주일전|"
+    r"[0-9]+(일|주|달|개월)전|[0-9]+월|주말|[월화수목금토일]요일)"
+)
+# A detail of the report worth keeping only with clear words: "친구" alone is
+# often the friend who told, not the one who made it.
+_AGE_TOLD = re.compile(r"(중[1-3]|고[1-3]|초[4-6]|중학생|고등학생|중딩|고딩|[0-9]{2}\s*살|미성년)")
+REPORT_DETAIL_MAX_CHARS = 40
+
+
+def report_details(text: Optional[str], platform: Optional[str] = None) -> dict:
+    """The report form's answers a victim gives unasked, right after being
+    offered help ("인스타 dm으로 돌았대요", "그저께", "같은 반 남자애들", "중2요"):
+    {slot: value} for the form to start with (each still shown in the summary to
+    confirm or correct). `platform`: the NLU's platform entity, if any. Empty
+    for a question, a long story, or nothing clear."""
+    s = squash(text)
+    if not s or len(s) > REPORT_DETAIL_MAX_CHARS or is_question(text):
+        return {}
+    details = {}
+    found = platform or report_choice("report_platform", text)
+    if found not in (None, "skip", "other"):
+        details["report_platform"] = found
+    relation = report_choice("report_relation", text)
+    if relation in ("classmate", "known", "stranger") and not re.search(r"친구(가|한테|들이)", s):
+        details["report_relation"] = relation
+    if _AGE_TOLD.search(s):
+        age = report_choice("report_age", text)
+        if age in ("minor", "adult"):
+            details["report_age"] = age
+    if _WHEN_TOLD.search(s):
+        # The leading words that tell the time ("지난주 금요일쯤 인스타에서…").
+        words = []
+        for word in (text or "").split()[:3]:
+            if not _WHEN_TOLD.search(word) and not (words and TIME_WORDS.search(word)):
+                break
+            words.append(word)
+        details["report_when"] = " ".join(words) or (text or "").strip()
+    return details
+
+
 def extract_links(text: Optional[str]) -> list:
     """Web links in the text, cleaned of trailing punctuation; others ignored."""
     from urllib.parse import urlsplit
@@ -586,8 +653,9 @@ def wants_report(text: Optional[str]) -> bool:
 # here ("내 기록 지워줘" is delete_my_data).
 _TAKEDOWN_VERB = re.compile(r"(지워|지우|삭제|내려|없애|안보이게|못보게)")
 _RECORD_WORDS = re.compile(
-    r"(기록|대화|채팅|내역|여기|데이터|정보|계정|번호|신고한거|신고내용|"
-    r"말한거|말했던|말한것|얘기한거|얘기했던|이야기한거|내가쓴|내가한말|적은거|쓴거)"
+    r"(기록|대화(?!방)|채팅|내역|여기|데이터|정보|계정|번호|신고한거|신고내용|"
+    r"말한거|말했던|말한것|얘기한거|얘기했던|이야기한거|내가쓴|내가한말|적은거|쓴거|"
+    r"한얘기|한이야기|나눈얘기|나눈대화|지금까지|방금보낸|내가보낸|제가보낸|여태)"
 )
 _MATERIAL_WORDS = re.compile(
     r"(사진|영상|합성|게시물|글|그거|그것|파일|동영상|딥페|링크|방|올라온)"
@@ -610,6 +678,23 @@ _BYSTANDER = re.compile(
     r"(친구|걔|쟤|그애|동생|언니|누나|오빠|형|딸|아들|아이|학생|반친구|베프|여친|남친|제자)"
     r"(의|가|를|이|도)?(사진|얼굴|영상|프사|셀카)"
 )
+
+
+_TELL_FRIEND = re.compile(
+    r"((걔|친구|그애|그친구|피해자|당사자|걔네)[가-힣]{0,2}(한테|에게|께)[가-힣]{0,3}(말해|알려|얘기|말할|알릴)"
+    r"|모르는척|모른척|말해줘야|알려줘야)"
+)
+
+
+def asks_can_report(text: Optional[str]) -> bool:
+    """"나도 신고할 수 있어?", "대신 신고해도 돼?": whether the writer may report."""
+    s = squash(text)
+    return bool(re.search(r"신고(할수|해도|하면되|할까|가능|되나|돼|해줘도|해줄수)", s)) and is_question(text)
+
+
+def asks_tell_friend(text: Optional[str]) -> bool:
+    """A friend asks whether (or how) to tell the one pictured."""
+    return bool(_TELL_FRIEND.search(squash(text))) and is_question(text)
 
 
 def bystander_cue(text: Optional[str]) -> bool:
@@ -673,8 +758,21 @@ def life_weary(text: Optional[str]) -> bool:
 # "증거는 어떻게 남기나요?" at the end of a longer message.
 _ASKS_EVIDENCE = re.compile(
     r"(증거|캡처|캡쳐|채증|기록)[가-힣]{0,4}(남기|남겨|보존|저장|모아|확보|어떻게|어케|뭘|해야)"
+    r"|(캡처|캡쳐|스샷|스크린샷|화면저장)[가-힣]{0,3}(해서|해도|할까|해둘|해놓|해놔|떠서|떠도|떠놓)"
     r"|(증거|채증)[가-힣]{0,12}(저장|보관|남겨|캡처|캡쳐)"
 )
+
+
+_DELETE_OWN = re.compile(
+    r"(지우|지워|삭제)(게하는|게할|도|버려도|는게|면|고)[가-힣]{0,4}(될까|되나|돼|괜찮|나을|낫|좋을|할까)"
+)
+
+
+def asks_to_delete_own(text: Optional[str]) -> bool:
+    """"그 사진 지워 버려도 될까요?": whether to delete what one has (keep it:
+    the evidence advice), not a request to erase this chat or the material online."""
+    s = squash(text)
+    return bool(_DELETE_OWN.search(s)) and is_question(text) and not _RECORD_WORDS.search(s)
 
 
 def names_evidence(text: Optional[str]) -> bool:

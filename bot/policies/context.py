@@ -58,6 +58,7 @@ QUESTIONS = {
     "utter_offer_counsellor_again": "counsellor",
     "utter_offer_resume_report": "resume",
     "utter_offer_resume_quiz": "resume",
+    "utter_report_kept": "resume",
 }
 FORMS = ("report_form", "quiz_form")
 RESUME_OFFER = {"report_form": "utter_offer_resume_report", "quiz_form": "utter_offer_resume_quiz"}
@@ -99,6 +100,8 @@ SAFETY_QUESTIONS = ("safety", "safety_again", "safety_other", "safety_other_agai
 CONTEXT_ONLY = (
     "utter_crisis_other", "utter_crisis_clarified", "utter_what_next", "utter_threat_more",
     "utter_crisis_medical_again", "utter_offer_counsellor_again", "utter_where_to_report",
+    "utter_report_details", "utter_report_kept", "utter_threat_unsafe", "utter_threat_safe",
+    "utter_crisis_unsafe_again", "utter_tell_friend",
 )  # fmt: skip
 DANGER_REPLY = {
     "medical": "utter_crisis_medical",
@@ -129,6 +132,7 @@ class Turn:
     slots: Dict[Text, Any]  # slot values as they were at the user message
     active_loop: Optional[Text]
     channel: Optional[Text]
+    platform: Optional[Text] = None  # the NLU's platform entity, if any
 
     @property
     def role(self) -> Text:
@@ -182,6 +186,9 @@ def _turn(tracker: DialogueStateTracker) -> Optional[Turn]:
         slots=slots,
         active_loop=active_loop,
         channel=message.input_channel,
+        platform=next(
+            (e.get("value") for e in message.entities if e.get("entity") == "platform"), None
+        ),
     )
 
 
@@ -204,7 +211,7 @@ def _asked(previous: List[Text]) -> Optional[Text]:
 def role_events(turn: Turn) -> List[Event]:
     """Who is speaking, kept for the whole conversation (slots user_role, stance)."""
     events: List[Event] = []
-    said = reading.role(turn.text)
+    said = reading.role(turn.text, turn.slots.get("user_role"))
     if said and said != turn.slots.get("user_role"):
         events.append(SlotSet("user_role", said))
     role = said or turn.role
@@ -232,10 +239,14 @@ def _stance(turn: Turn, role: Text) -> Optional[Text]:
         return None  # an answer to a question says nothing about who is speaking
     if role == "student" and reading.victim_cue(turn.text):
         return "victim"
+    if role != "student" and reading.involved_cue(turn.text, adult=True):
+        # "저희 반 남학생이 같은 반 여학생 얼굴로 합성해 보냈다고": their student did it.
+        return "involved"
     if reading.bystander_cue(turn.text) and turn.slots.get("stance") is None:
         return "bystander"
     if turn.danger and reading.about_someone_else(turn.text, adult=role != "student"):
-        return turn.slots.get("stance") or "bystander"
+        # A friend in danger: a bystander; a child or student: the adult's victim.
+        return turn.slots.get("stance") or ("bystander" if role == "student" else "victim")
     if reading.involved_cue(turn.text, adult=role != "student"):
         return "involved"
     # The first intent that says who is speaking sets the stance; later ones
@@ -305,13 +316,15 @@ def _crisis(turn: Turn) -> Optional[Plan]:
         # emergency, or a threat not yet answered, keeps its own reply.
         status, place = reading.safety_answer(turn.text)
         if kind == "self_harm" or (kind == "threat" and status == "unsafe"):
-            return _unsafe(turn, place or reading.danger_place(turn.text))
+            return _unsafe(turn, place or reading.danger_place(turn.text), threat=kind == "threat")
         answered = DANGER_REPLY[kind] in turn.previous or turn.asked.endswith("again")
         if kind == "threat" and answered:
             # More of the threat ("또 디엠옴 ... 걍 보낼까"): don't send, 112, short.
             return Plan(["utter_threat_more"])
     pause = _pause(turn)
-    adult = (reading.role(turn.text) or turn.role) in ("teacher", "parent")
+    adult = (reading.role(turn.text, turn.slots.get("user_role")) or turn.role) in (
+        "teacher", "parent"
+    )
     other = reading.about_someone_else(turn.text, adult=adult)
     if kind in ("threat", "medical"):
         # 119 or 112 first; "are you safe?" only when it is the writer's own danger.
@@ -327,11 +340,29 @@ def _crisis(turn: Turn) -> Optional[Plan]:
     )
 
 
-def _unsafe(turn: Turn, place: Optional[Text]) -> Plan:
+def _unsafe(turn: Turn, place: Optional[Text], threat: Optional[bool] = None) -> Plan:
     other = turn.asked in ("safety_other", "safety_other_again")
     events: List[Event] = [SlotSet("crisis_status", "unsafe"), SlotSet("crisis_place", place)]
-    reply = "utter_crisis_unsafe_other" if other else "utter_crisis_unsafe"
+    threat = _threat_episode(turn) if threat is None else threat
+    if other:
+        reply = "utter_crisis_unsafe_other"
+    else:
+        reply = "utter_threat_unsafe" if threat else "utter_crisis_unsafe"
     return Plan([reply, "action_crisis_update"], events)
+
+
+def _threat_episode(turn: Turn) -> bool:
+    """Whether the safety question followed a threat (sextortion) reply, not a
+    suicide one: its answers get 112, not the suicide line."""
+    return turn.slots.get("danger") == "threat" and not turn.slots.get("crisis_confirmed")
+
+
+def _kept_offer(turn: Turn) -> List[Text]:
+    """After the crisis dialogue: a paused report is kept, with no push to go on
+    now; a paused quiz is offered as usual."""
+    if turn.slots.get("paused_form") == "report_form":
+        return ["utter_report_kept"]
+    return _resume_offer(turn)
 
 
 def _after_crisis_reply(turn: Turn) -> Optional[Plan]:
@@ -345,6 +376,14 @@ def _after_crisis_reply(turn: Turn) -> Optional[Plan]:
         return Plan(["utter_threat_more"])
     if "utter_crisis_medical" in turn.previous and not reading.help_called(turn.text):
         return Plan(["utter_crisis_medical_again"])
+    if (
+        "utter_crisis_unsafe" in turn.previous
+        and status != "safe"
+        and not reading.help_called(turn.text)
+        and (reading.feeling(turn.text) or turn.intent in ("express_distress", "crisis", "deny"))
+    ):
+        # "전화하는거 무서워": still in danger; a text to 109, an adult, away from the edge.
+        return Plan(["utter_crisis_unsafe_again"])
     return None
 
 
@@ -356,16 +395,26 @@ def _answer_to_question(turn: Turn) -> Optional[Plan]:
     if asked in ("safety", "safety_again", "safety_other", "safety_other_again"):
         if reading.retracts_crisis(turn.text):
             # "아 그런 뜻 아니고 짜증나서 한 말임": taken back, 109 for later.
-            return Plan(["utter_crisis_clarified", "action_crisis_update"] + _resume_offer(turn),
+            return Plan(["utter_crisis_clarified", "action_crisis_update"] + _kept_offer(turn),
                         [SlotSet("crisis_status", "clarified")])
         status, place = reading.safety_answer(turn.text)
         other = asked.startswith("safety_other")
+        if status is None and not other and _threat_episode(turn):
+            # After the threat reply, "걍 보낼까", "이미 10만원 보냈는데": don't send,
+            # 112; a question ("엄마도 알게 돼?") is answered, not read as unsafe.
+            if reading.threat_more(turn.text):
+                return Plan(["utter_threat_more"])
+            if reading.is_question(turn.text):
+                return None
         if status == "unsafe" or (status is None and asked.endswith("again")):
             return _unsafe(turn, place)
         if status == "safe":
             events: List[Event] = [SlotSet("crisis_status", "safe"), SlotSet("crisis_place", None)]
-            reply = "utter_crisis_safe_other" if other else "utter_crisis_safe"
-            return Plan([reply, "action_crisis_update"] + _resume_offer(turn), events)
+            if other:
+                reply = "utter_crisis_safe_other"
+            else:
+                reply = "utter_threat_safe" if _threat_episode(turn) else "utter_crisis_safe"
+            return Plan([reply, "action_crisis_update"] + _kept_offer(turn), events)
         return Plan(["utter_ask_safe_other_again" if other else "utter_ask_safe_again"])
     if asked == "crisis_check":
         if reading.retracts_crisis(turn.text):
@@ -501,7 +550,7 @@ def _after_sources(turn: Turn) -> Optional[Plan]:
 
 def _route(turn: Turn) -> Optional[Plan]:
     """Outside forms and questions: who is speaking chooses the reply."""
-    intent, role = turn.intent, reading.role(turn.text) or turn.role
+    intent, role = turn.intent, reading.role(turn.text, turn.slots.get("user_role")) or turn.role
     stance = _stance(turn, role) or turn.slots.get("stance")
     paused = turn.slots.get("paused_form")
     if paused in FORMS and reading.go_on(turn.text):
@@ -518,6 +567,12 @@ def _route(turn: Turn) -> Optional[Plan]:
     ):
         # Typed instead of tapping "신고·삭제 요청 준비하기" (or to go on).
         return Plan(["report_form"], [SlotSet("paused_form", None)])
+    details = _report_details(turn, role)
+    if details:
+        # "인스타 dm으로 돌았대요" right after being offered help: what happened,
+        # kept, and the report started from there (the summary shows it all).
+        events = [SlotSet(slot, value) for slot, value in details.items()]
+        return Plan(["utter_report_details", "report_form"], events + [SlotSet("paused_form", None)])
     if (
         intent in ("ask_law", "ask_takedown", "nlu_fallback", "out_of_scope", "ask_privacy")
         and reading.asks_where_to_report(turn.text)
@@ -525,18 +580,35 @@ def _route(turn: Turn) -> Optional[Plan]:
     ):
         # "딥페이크 신고하면 어디로 가는거야?": the places, not the penalties.
         return Plan(["utter_where_to_report"])
+    involved = _involved_question(turn, intent, role, stance)
+    if involved and reading.privacy_topic(turn.text) != "records":
+        # His own question (자수, 경찰, 부모님, 지워도 되나), unless it is about this chat.
+        return involved
     if intent in TAKEDOWN_MISREAD and reading.wants_takedown(turn.text):
         return Plan(["action_takedown_help"])
     if (
-        intent in EVIDENCE_MISREAD
+        intent in EVIDENCE_MISREAD + PRIVACY_MISREAD
         or (intent == "ask_privacy" and reading.names_evidence(turn.text))
     ) and reading.asks_evidence(turn.text):
         # "학생 사진이 돌고 있습니다. 증거는 어떻게 남기나요?": the question asked.
         return Plan(["action_evidence_help"])
-    involved = _involved_question(turn, intent, role, stance)
-    if involved and reading.privacy_topic(turn.text) != "records":
-        # His own question (자수, 경찰, 부모님), unless it is about this chat.
-        return involved
+    if stance == "bystander" and role == "student" and reading.asks_tell_friend(turn.text):
+        # "걔한테 말해줘야돼 아님 모르는척해?": how to tell the friend.
+        return Plan(["utter_tell_friend"])
+    if (
+        stance == "bystander"
+        and reading.is_question(turn.text)
+        and (
+            intent == "report_incident"
+            or reading.asks_where_to_report(turn.text)
+            or reading.asks_can_report(turn.text)
+        )
+    ):
+        # "나도 신고할수있어?": yes, and where.
+        return Plan(["utter_where_to_report"])
+    if intent not in ("delete_my_data", "crisis") and reading.asks_to_delete_own(turn.text):
+        # "아이 폰에서 그 사진 지워 버려도 될까요?": keep it, forward it to nobody.
+        return Plan(["action_evidence_help"])
     if (
         intent in PRIVACY_MISREAD + ("ask_privacy",)
         and reading.is_question(turn.text)
@@ -572,6 +644,9 @@ def _route(turn: Turn) -> Optional[Plan]:
         if reading.is_greeting(turn.text) and len(reading.squash(turn.text)) <= 20:
             return Plan(["utter_greet"])
         return Plan(["utter_crisis_check"])
+    if intent == "greet" and role == "student" and reading.victim_cue(turn.text):
+        # "안녕하세요 친구가 저 합성한 사진을 돌린대요": the disclosure, not hello.
+        return Plan(["utter_report_incident"])
     if intent == "request_counsellor":
         return Plan(["action_offer_counsellor"])
     if intent == "delete_my_data":
@@ -600,6 +675,32 @@ def _route(turn: Turn) -> Optional[Plan]:
     if intent == "express_distress" and stance != "involved":
         return Plan(["utter_distress"])
     return None
+
+
+# What a victim may add, unasked, about what happened: not a request or a
+# question with a reply of its own.
+DETAIL_INTENTS = (
+    "report_incident", "nlu_fallback", "out_of_scope", "affirm", "deny",
+    "ask_bystander_help", "express_distress", "ask_takedown",
+)  # fmt: skip
+
+
+def _report_details(turn: Turn, role: Text) -> Dict[Text, Any]:
+    """The report's answers a victim gives right after the support reply (or
+    once known as the victim), before any report was started."""
+    if (
+        role != "student"
+        or turn.intent not in DETAIL_INTENTS
+        or turn.slots.get("paused_form")
+        or _report_in_progress(turn)
+        or turn.slots.get("report_code")
+        or not (
+            turn.slots.get("stance") == "victim"
+            or any(a in turn.previous for a in ("utter_report_incident", "utter_what_next"))
+        )
+    ):
+        return {}
+    return reading.report_details(turn.text, turn.platform)
 
 
 def _involved_question(turn: Turn, intent: Text, role: Text, stance: Optional[Text]):

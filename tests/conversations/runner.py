@@ -38,6 +38,9 @@ CRISIS_REPLIES = {
     "utter_crisis_other",
 }  # fmt: skip
 FALLBACKS = {"action_clarify", "utter_default", "action_default_fallback"}
+# Talking with a counsellor: the student's message goes to the counsellor, and
+# the answer is the counsellor's (no bot reply in between).
+RELAYED = {"handoff_form", "action_forward_to_counsellor"}
 SCENARIO_KEYS = {"name", "channel", "counsellors_on_call", "turns", "after"}
 TURN_KEYS = {"user", "counsellor", "expect"}
 EXPECT_KEYS = {"actions", "not_actions", "says", "says_any", "not_says"}
@@ -369,7 +372,7 @@ def check_turn(
     result = TurnResult("", actions, texts + [f"[SMS] {body}" for body in sms or []])
     joined = "\n".join(texts + list(sms or []))
     failures = result.failures
-    if not texts and not sms:
+    if not texts and not sms and not set(actions) & RELAYED:
         failures.append("no reply")
     for text in texts:
         if "당신" in text:

@@ -151,15 +151,63 @@ def test_a_detector_crisis_pauses_the_form_first():
     assert SlotSet("report_platform", None) in events  # what the slot mapping took
 
 
-def test_the_paused_form_is_offered_again_after_a_safe_answer():
+def test_a_paused_report_is_kept_without_a_push_after_a_safe_answer():
     paused = [SlotSet("paused_form", "report_form"), CRISIS_TURN]
     assert plan(*paused, user("응 방이야", "affirm")) == [
-        "utter_crisis_safe", "action_crisis_update", "utter_offer_resume_report",
+        "utter_crisis_safe", "action_crisis_update", "utter_report_kept",
     ]  # fmt: skip
-    offer = [*paused, user("응", "affirm"), bot("utter_crisis_safe", "utter_offer_resume_report")]
+    kept = [*paused, user("응", "affirm"), bot("utter_crisis_safe", "utter_report_kept")]
+    assert plan(*kept, user("신고 이어서 할래", "report_incident")) == ["report_form"]
+
+
+def test_a_paused_report_is_offered_again_after_a_question():
+    offer = [SlotSet("paused_form", "report_form"), bot("action_privacy", "utter_offer_resume_report")]
     assert plan(*offer, user("응 이어서", "affirm")) == ["report_form"]
     assert plan(*offer, user("나중에", "deny")) == ["utter_resume_later"]
     assert not events_of(*offer, user("나중에", "deny"))  # still paused: resumable later
+
+
+THREAT_TURN = bot("utter_threat", "action_crisis_handoff", "utter_ask_safe")
+
+
+def test_safety_answers_after_a_threat_get_112_not_the_suicide_line():
+    threat = [SlotSet("danger", "threat"), THREAT_TURN]
+    assert plan(*threat, user("아니 안전하지 않아", "deny")) == [
+        "utter_threat_unsafe", "action_crisis_update",
+    ]  # fmt: skip
+    assert plan(*threat, user("응 집이야", "affirm")) == [
+        "utter_threat_safe", "action_crisis_update",
+    ]  # fmt: skip
+    suicide = [SlotSet("danger", "self_harm"), CRISIS_TURN]
+    assert plan(*suicide, user("아니", "deny"))[0] == "utter_crisis_unsafe"
+
+
+def test_what_a_victim_tells_after_the_support_reply_starts_the_report():
+    told = [user("제 사진으로 합성한게 돈대요", "report_incident"), bot("utter_report_incident")]
+    assert plan(*told, user("인스타 dm으로 돌았대요", "nlu_fallback")) == [
+        "utter_report_details", "report_form",
+    ]  # fmt: skip
+    assert SlotSet("report_platform", "instagram") in events_of(
+        *told, user("인스타 dm으로 돌았대요", "nlu_fallback")
+    )
+    assert SlotSet("report_when", "그저께") in events_of(*told, user("그저께", "nlu_fallback"))
+    # A question is answered, not taken as a detail; a friend who told is no suspect.
+    assert plan(*told, user("인스타에 올리면 부모님도 알아?", "ask_privacy")) != [
+        "utter_report_details", "report_form",
+    ]  # fmt: skip
+    assert SlotSet("report_relation", "classmate") not in events_of(
+        *told, user("친구가 텔레에 있다고 알려줬어", "report_incident")
+    )
+
+
+def test_a_teacher_who_mentions_parents_is_still_a_teacher():
+    def roles(*parts):
+        return context.role_events(context._turn(tracker(*parts)))
+
+    teacher = [SlotSet("user_role", "teacher")]
+    asks = user("학부모님께도 알려야 하나요?", "ask_privacy")
+    assert SlotSet("user_role", "parent") not in roles(*teacher, asks)
+    assert SlotSet("user_role", "parent") in roles(*teacher, user("아 저는 학부모입니다", "greet"))
 
 
 def test_refusing_deletion_deletes_nothing_and_can_go_on_with_the_report():
@@ -314,14 +362,14 @@ def test_a_threat_as_the_answer_to_the_safety_question_gets_the_threat_reply():
 def test_danger_after_the_threat_reply_is_an_unsafe_answer_not_the_threat_again():
     threat = bot("utter_threat", "action_crisis_handoff", "utter_ask_safe")
     got = plan(threat, user("아니요 그 사람이 지금 우리집 앞에 와있대", "crisis", danger="threat"))
-    assert got[0] == "utter_crisis_unsafe"
+    assert got[0] == "utter_threat_unsafe"
     more = user("계속 협박 문자 와요 돈 안보내면 뿌린대", "crisis", danger="threat")
     assert plan(threat, more) == ["utter_threat_more"]
 
 
 def test_a_threat_with_an_unsafe_answer_after_the_crisis_reply_is_unsafe_first():
     outside = user("아니 걔가 협박하면서 지금 집 앞에 와있어", "crisis", danger="threat")
-    assert plan(CRISIS_TURN, outside)[0] == "utter_crisis_unsafe"
+    assert plan(CRISIS_TURN, outside)[0] == "utter_threat_unsafe"
 
 
 def test_a_medical_emergency_at_the_safety_question_keeps_the_119_reply():
