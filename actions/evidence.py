@@ -83,10 +83,15 @@ class ActionEvidenceHelp(Action):
         if repeated(tracker, self.name()) and replies:
             # Asked again ("아니 그러니까 증거 어케 남기냐고"): the steps themselves
             # once more, short, rather than "it is just above".
-            lines = [content.message("evidence_again").text] + replies[0].text.splitlines()[1:]
-            while len(lines) > 2 and len("\n".join(lines)) > content.BUBBLE_MAX:
-                lines.pop()
-            replies = [content.Reply("\n".join(lines), replies[-1].buttons)]
+            again = content.message("evidence_again", **situation(tracker)).text
+            if "\n" in again:
+                # The victim's own short version: what to capture, keep and note.
+                replies = [content.Reply(again, replies[-1].buttons)]
+            else:
+                lines = [again] + replies[0].text.splitlines()[1:]
+                while len(lines) > 2 and len("\n".join(lines)) > content.BUBBLE_MAX:
+                    lines.pop()
+                replies = [content.Reply("\n".join(lines), replies[-1].buttons)]
         send(dispatcher, replies, tracker)
         # A student with a case gets a fresh link to its printable evidence log
         # (the expired-link page sends them here).
