@@ -415,7 +415,10 @@ _INVOLVED_TOPICS = (
         r"(말해야|말하면|말할까|말해도|알려야|알리면|털어놓|얘기해야|얘기하면|얘기할까|이야기해야)",
     ),
     ("police", r"(경찰|잡혀|잡히|체포|처벌받|감옥|소년원|전과|기록남|집에찾아|연락와|연락오)"),
-    ("delete", r"(지우면|삭제하면|지웠는데|지웠어|지워도|지우면되|지우겠|지운다고|지우려|폰초기화|탈퇴하면)"),
+    (
+        "delete",
+        r"(지우면|삭제하면|지웠는데|지웠어|지워도|지우면되|지우겠|지운다고|지우려|폰초기화|탈퇴하면)",
+    ),
     ("left_room", r"(나가면|나왔는데|나갔는데|탈퇴|방나가|방에서나)"),
     ("saw_only", r"(보기만|본것만|본거|봤는데|봤어|원치않|모르고봤|그냥봤|초대만|들어가기만)"),
     ("what_now", r"(어떡|어케해|어캄|어떻게해야|어떻게하면|이제뭐|뭘해야|뭐해야|할수있는게)"),
@@ -689,7 +692,8 @@ _TELL_FRIEND = re.compile(
 def asks_can_report(text: Optional[str]) -> bool:
     """"나도 신고할 수 있어?", "대신 신고해도 돼?": whether the writer may report."""
     s = squash(text)
-    return bool(re.search(r"신고(할수|해도|하면되|할까|가능|되나|돼|해줘도|해줄수)", s)) and is_question(text)
+    asks = re.search(r"신고(할수|해도|하면되|할까|가능|되나|돼|해줘도|해줄수)", s)
+    return bool(asks) and is_question(text)
 
 
 def asks_tell_friend(text: Optional[str]) -> bool:

@@ -572,7 +572,8 @@ def _route(turn: Turn) -> Optional[Plan]:
         # "인스타 dm으로 돌았대요" right after being offered help: what happened,
         # kept, and the report started from there (the summary shows it all).
         events = [SlotSet(slot, value) for slot, value in details.items()]
-        return Plan(["utter_report_details", "report_form"], events + [SlotSet("paused_form", None)])
+        events.append(SlotSet("paused_form", None))
+        return Plan(["utter_report_details", "report_form"], events)
     if (
         intent in ("ask_law", "ask_takedown", "nlu_fallback", "out_of_scope", "ask_privacy")
         and reading.asks_where_to_report(turn.text)

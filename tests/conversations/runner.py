@@ -186,9 +186,8 @@ class Conversation:
             if self.sender is None:
                 self.sender = self._sms_sender()
             events = self._events()
-            turn = _turn_since(
-                events, sent_at, may_erase=self.turns > 0, after=known if len(events) >= known else 0
-            )
+            after = known if len(events) >= known else 0  # erased: all is new
+            turn = _turn_since(events, sent_at, may_erase=self.turns > 0, after=after)
             if turn is not None:
                 self.turns += 1
                 return turn

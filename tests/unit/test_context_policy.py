@@ -161,7 +161,10 @@ def test_a_paused_report_is_kept_without_a_push_after_a_safe_answer():
 
 
 def test_a_paused_report_is_offered_again_after_a_question():
-    offer = [SlotSet("paused_form", "report_form"), bot("action_privacy", "utter_offer_resume_report")]
+    offer = [
+        SlotSet("paused_form", "report_form"),
+        bot("action_privacy", "utter_offer_resume_report"),
+    ]
     assert plan(*offer, user("응 이어서", "affirm")) == ["report_form"]
     assert plan(*offer, user("나중에", "deny")) == ["utter_resume_later"]
     assert not events_of(*offer, user("나중에", "deny"))  # still paused: resumable later
