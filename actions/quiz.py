@@ -42,6 +42,11 @@ HELP_INTENTS = {
 }
 HELP_CONFIDENCE = 0.6
 
+# "몰라", "모르겠어요", "패스", "다음 문제": no answer, but no reason to stop;
+# the answer and why, kindly, then the next question.
+_DONT_KNOW = re.compile(
+    r"^(음+|아+|흠+)?(몰라|모르겠|모름|잘몰|몰겠|패스|pass|스킵|skip|넘길래|넘어가|다음|담)"
+)
 # "그만할래", "퀴즈 그만", "멈춰", "안 할래", "stop": the student wants out.
 _STOP = re.compile(r"(그만|멈춰|멈출래|스톱|안\s*할래|안\s*해|끝낼래|나갈래|종료|\bstop\b)", re.I)
 
@@ -132,6 +137,10 @@ class ValidateQuizForm(FormValidationAction):
         question = _current(tracker)
         if question is None:  # nothing left to ask (e.g. slots were reset)
             return {"quiz_answer": DONE}
+        if _just_started(tracker):
+            # "퀴즈 풀래" started it: no answer yet (the form reads the message
+            # that activated it).
+            return {"quiz_answer": None}
         if asked_for_sources(tracker):
             # "근거 보기" under the last explanation: the sources, then the
             # same question again (the form asks it when the slot stays empty).
@@ -139,7 +148,10 @@ class ValidateQuizForm(FormValidationAction):
             return {"quiz_answer": None}
         text = value if isinstance(value, str) else ""
         given = content.parse_answer(question, text)
-        if given is None:
+        dont_know = given is None and reading.is_short(text) and bool(
+            _DONT_KNOW.search(reading.squash(text))
+        )
+        if given is None and not dont_know:
             intent = tracker.latest_message.get("intent") or {}
             if reading.is_question(text) and (
                 intent.get("name") in QUESTION_INTENTS or reading.privacy_topic(text) != "general"
@@ -171,6 +183,16 @@ class ValidateQuizForm(FormValidationAction):
             "quiz_score": score,
             "quiz_answer": DONE if finished else None,
         }
+
+
+def _just_started(tracker: Tracker) -> bool:
+    """Whether the quiz was started by the latest message (this very turn)."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return False
+        if event.get("event") == "action" and event.get("name") == "action_start_quiz":
+            return True
+    return False
 
 
 class ActionQuizEnd(Action):

@@ -689,6 +689,18 @@ _TELL_FRIEND = re.compile(
 )
 
 
+_WHAT_NOW = re.compile(
+    r"(어떡해|어떡하|어떻게해야|어케해야|어케해|어캄|어떻게하면|이제뭐|뭘해야|뭐해야|뭐부터|뭐하면|"
+    r"할수있는게|해야할일|다음엔뭐|이다음)"
+)
+
+
+def asks_what_now(text: Optional[str]) -> bool:
+    """"이제 뭐 해야 돼?", "어떻게 해야 돼요": what to do next, nothing more specific."""
+    s = squash(text)
+    return bool(_WHAT_NOW.search(s)) and len(s) <= 30
+
+
 def asks_can_report(text: Optional[str]) -> bool:
     """"나도 신고할 수 있어?", "대신 신고해도 돼?": whether the writer may report."""
     s = squash(text)

@@ -101,7 +101,7 @@ CONTEXT_ONLY = (
     "utter_crisis_other", "utter_crisis_clarified", "utter_what_next", "utter_threat_more",
     "utter_crisis_medical_again", "utter_offer_counsellor_again", "utter_where_to_report",
     "utter_report_details", "utter_report_kept", "utter_threat_unsafe", "utter_threat_safe",
-    "utter_crisis_unsafe_again", "utter_tell_friend",
+    "utter_crisis_unsafe_again", "utter_tell_friend", "utter_next_steps",
 )  # fmt: skip
 DANGER_REPLY = {
     "medical": "utter_crisis_medical",
@@ -607,6 +607,15 @@ def _route(turn: Turn) -> Optional[Plan]:
     ):
         # "나도 신고할수있어?": yes, and where.
         return Plan(["utter_where_to_report"])
+    if (
+        role == "student"
+        and stance == "victim"
+        and intent not in ("crisis", "request_counsellor", "delete_my_data")
+        and reading.asks_what_now(turn.text)
+        and reading.privacy_topic(turn.text) == "general"
+    ):
+        # "이제 뭐해야돼?" after the support or a saved report: the next steps.
+        return Plan(["utter_next_steps"])
     if intent not in ("delete_my_data", "crisis") and reading.asks_to_delete_own(turn.text):
         # "아이 폰에서 그 사진 지워 버려도 될까요?": keep it, forward it to nobody.
         return Plan(["action_evidence_help"])
