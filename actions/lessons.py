@@ -20,6 +20,13 @@ ADULT_TOPIC = {"report_incident": "ask_bystander_help"}
 def _topic(tracker: Tracker, role: Text) -> Text:
     topic = tracker.get_intent_of_latest_message()
     stance = tracker.get_slot("stance")
+    text = tracker.latest_message.get("text") or ""
+    if (
+        stance is None
+        and topic in ("disclose_involvement", "report_incident", "ask_bystander_help")
+        and reading.hypothetical(text)
+    ):
+        return "ask_law"  # "만들어서 퍼뜨리면 어케됨": the law, not a disclosure
     if stance == "involved" and topic in ("ask_bystander_help", "report_incident", "nlu_fallback"):
         return "disclose_involvement"  # what he did, whatever the classifier read
     if stance == "bystander" and topic in ("nlu_fallback", "disclose_involvement"):

@@ -45,7 +45,7 @@ HELP_CONFIDENCE = 0.6
 # "몰라", "모르겠어요", "패스", "다음 문제": no answer, but no reason to stop;
 # the answer and why, kindly, then the next question.
 _DONT_KNOW = re.compile(
-    r"^(음+|아+|흠+)?(몰라|모르겠|모름|잘몰|몰겠|패스|pass|스킵|skip|넘길래|넘어가|다음|담)"
+    r"^(음+|아+|흠+|잘)?(몰라|모르|모름|몰|패스|pass|스킵|skip|넘길래|넘어가|다음|담)"
 )
 # "그만할래", "퀴즈 그만", "멈춰", "안 할래", "stop": the student wants out.
 _STOP = re.compile(r"(그만|멈춰|멈출래|스톱|안\s*할래|안\s*해|끝낼래|나갈래|종료|\bstop\b)", re.I)

@@ -137,8 +137,8 @@ class ValidateReportForm(FormValidationAction):
         """A stop, a question or an aside, handled; None when the text is an answer."""
         if reading.wants_stop(text):
             return {slot: None, "report_stopped": "stopped"}
-        if reading.go_on(text):
-            # "아까 하던거 계속" after a pause: the question again, not an answer.
+        if reading.go_on(text) or reading.confused(text):
+            # "아까 하던거 계속" after a pause, or "뭐라고?": the question again, not an answer.
             return {slot: None, "form_aside": "aside"}
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         if reading.is_question(text) and (

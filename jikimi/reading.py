@@ -165,7 +165,7 @@ _ASKING_END = re.compile(
 )
 _QUESTION_END = re.compile(
     r"(지|죠|거야|거예요|거에요|돼|래|어요|뭐야|뭐예요|뭐에요|뭔데|뭐임|어떡해|어떻게|어케|어캄|어떡함|"
-    r"어떻게해|어떡하지|임|맞아|있어|있어요|없어|없어요|됨|되는데|되는거|데|는데|냐며|가|나)$"
+    r"어떻게해|어떡하지|어케해|어케함|어캐|어쩌지|임|맞아|있어|있어요|없어|없어요|됨|되는데|되는거|데|는데|냐며|가|나)$"
 )
 _QUESTION_WORD = re.compile(
     r"(뭐|무엇|무슨|어떻게|어떡|어케|왜|언제|어디|누가|누구|얼마나|몇|혹시|있나|되나|가능)"
@@ -291,6 +291,12 @@ _REPORTED_WISH = re.compile(
 _SELF = re.compile(r"(^|[^가-힣])?(나|내가|난|나도|저|제가|저도|나는|저는)(죽|자살|사라지|뛰어)")
 
 
+# "사실 그 친구가 나야", "친구 얘기 아니고 저예요": the writer was speaking of herself.
+_SELF_REVEAL = re.compile(
+    r"((사실|아니라|아니고)[가-힣]{0,6}(나|저)(야|임|예요|에요|였|얘기)|(그친구|친구)가(나|저)(야|임|예요|에요|였))"
+)
+
+
 def about_someone_else(text: Optional[str], adult: bool = False) -> bool:
     """The crisis is another person's (a friend, a child, a student), not the
     writer's: someone else is named and the wish is reported ("친구가 죽고
@@ -298,7 +304,7 @@ def about_someone_else(text: Optional[str], adult: bool = False) -> bool:
     봤대요 … 진짜 죽고 싶어요"). A teacher or parent (`adult`) naming a
     student or a child is speaking about them unless they say "저는"."""
     s = squash(text)
-    if not (_OTHER_PERSON.search(s) or adult) or _SELF.search(s):
+    if not (_OTHER_PERSON.search(s) or adult) or _SELF.search(s) or _SELF_REVEAL.search(s):
         return False
     if _FIRST_WISH.search(s):
         return False
@@ -353,6 +359,9 @@ _VICTIM = (
     r"(나|저)(를|도)?[가-힣]{0,3}(합성|딥페이크|능욕)(당|돼|됐|되었|된)",
     r"(내|제)(합성|딥페이크)(사진|영상|물)",
     r"(내가|제가)(피해자|당했|당한)",
+    # "사실 친구가 아니라 나야", "친구 얘기 아니고 저예요".
+    r"(아니라|아니고|아니구)(나|저|내|제)(야|임|예요|에요|얘기|이야기|사진|얼굴|거|꺼)",
+    r"^(근데)?사실(은)?(나|저)(야|임|예요|에요|얘기)",
     r"^(합성|딥페|능욕|사진|합성사진|딥페이크)?[가-힣]{0,4}(피해|합성)[가-힣]{0,3}(당했|당한거|당함|당하고|입었)",
     r"^(나|저)(방금|지금|오늘|어제|이제|막)(알았|봤|들었|발견)",
     r"(나|저)(한테|에게)(사진|합성|영상)[가-힣]{0,4}(보내|왔|옴)",
@@ -377,9 +386,13 @@ _OTHER_SUBJECT = re.compile(
 _REPORTED_ACT = re.compile(r"(대|래|다고|더라|댔|렸대|렸어요대)$")
 
 
+# "합성당할까봐 걱정돼", "내 사진도 그렇게 될까?": a worry, not something that happened.
+_WORRY = re.compile(r"(당할까|될까봐|될까|할까봐|당하면|되면어떡|되면어케|되면어떻게)")
+
+
 def victim_cue(text: Optional[str]) -> bool:
     s = squash(text)
-    return _any(_VICTIM, s) and not involved_cue(text)
+    return _any(_VICTIM, s) and not involved_cue(text) and not _WORRY.search(s)
 
 
 # A parent's child or a teacher's student as the one who made or shared.
@@ -574,6 +587,8 @@ _WHEN_TOLD = re.compile(
 # often the friend who told, not the one who made it.
 _AGE_TOLD = re.compile(r"(중[1-3]|고[1-3]|초[4-6]|중학생|고등학생|중딩|고딩|[0-9]{2}\s*살|미성년)")
 REPORT_DETAIL_MAX_CHARS = 40
+# "오늘 급식 뭐였더라" names a day, not when it was found out.
+_SEEN = re.compile(r"(봤|알았|알게|들었|올라|올렸|돌|퍼|받았|왔|보냈)")
 
 
 def report_details(text: Optional[str], platform: Optional[str] = None) -> dict:
@@ -596,7 +611,7 @@ def report_details(text: Optional[str], platform: Optional[str] = None) -> dict:
         age = report_choice("report_age", text)
         if age in ("minor", "adult"):
             details["report_age"] = age
-    if _WHEN_TOLD.search(s):
+    if _WHEN_TOLD.search(s) and (len(s) <= 12 or _SEEN.search(s)):
         # The leading words that tell the time ("지난주 금요일쯤 인스타에서…").
         words = []
         for word in (text or "").split()[:3]:
@@ -673,7 +688,10 @@ def wants_takedown(text: Optional[str]) -> bool:
     return bool(_MATERIAL_WORDS.search(s) or _ASK_DELETE.search(s))
 
 
-_ASK_DELETE = re.compile(r"(지워|지우|삭제)(고|하고|해|해서)?(달라|주세요|줘|싶|하는법|할수|빨리)")
+_ASK_DELETE = re.compile(
+    r"(지워|지우|삭제)(고|하고|해|해서)?(달라|주세요|줘|줌|주나|주는|싶|하는법|할수|빨리|는어케|는어떻게)"
+    r"|(완전히|영원히|싹|다)(없어지|사라지|지워지)"
+)
 
 
 # Someone else is pictured: "친구 사진이", "걔 얼굴로", "딸 사진".
@@ -699,6 +717,140 @@ def asks_what_now(text: Optional[str]) -> bool:
     """"이제 뭐 해야 돼?", "어떻게 해야 돼요": what to do next, nothing more specific."""
     s = squash(text)
     return bool(_WHAT_NOW.search(s)) and len(s) <= 30
+
+
+_CHILD_STRUGGLES = re.compile(
+    r"(싫어하|힘들어하|무서워하|괴로워하|불안해하|겁에질|겁을먹|울어요|울고|울기만|잠을못|잠도못|못자|"
+    r"안먹|밥을못|밥도|학교안가|학교를안|등교를|방에서안|말을안해|말을안하)"
+)
+
+
+def child_struggles(text: Optional[str]) -> bool:
+    """A parent or teacher tells how the child or student is coping ("아이가 학교 가기
+    싫어해요", "밤에 잠을 못 자요")."""
+    return bool(_CHILD_STRUGGLES.search(squash(text)))
+
+
+_HOW_TO_MAKE = re.compile(
+    r"(딥페|딥페이크|합성|누드|벗기)[가-힣a-z]{0,6}(만드는법|만드는방법|하는법|하는방법|만들어줘|해줘|"
+    r"만들수있|어떻게만들|어케만들|앱|어플|사이트|프로그램|봇)"
+)
+
+
+def asks_how_to_make(text: Optional[str]) -> bool:
+    """Asks how (or with what) to make a sexual deepfake."""
+    s = squash(text).lower()
+    against = re.search(r"(신고|삭제|지우|막|예방|구별|알아보)", s)
+    return bool(_HOW_TO_MAKE.search(s)) and not against
+
+
+_WONT_TELL = re.compile(
+    r"(말하기싫|말하기가싫|말안할|말못하|말못해|알리기싫|모르게|몰랐으면|비밀로|알려질까|알게될까|알까봐|들킬까)"
+)
+
+
+def wont_tell(text: Optional[str]) -> bool:
+    """"엄마한테는 말하기 싫어": a wish not to tell, which privacy answers."""
+    return bool(_WONT_TELL.search(squash(text)))
+
+
+# The reader did not follow: "?", "뭐라고", "무슨 말이야", "다시 말해줘".
+_CONFUSED = re.compile(
+    r"^(\?+|뭐라고|뭐라는|무슨말|무슨소리|뭔말|뭔소리|다시말해|다시한번|다시요|네\?|응\?|엥|잉\?|헐\?)"
+)
+
+
+def confused(text: Optional[str]) -> bool:
+    s = squash(text)
+    return bool(s) and len(s) <= 12 and bool(_CONFUSED.search(s))
+
+
+_BYE = re.compile(r"(ㅂㅂ|ㅂ2|ㅃㅃ|바이|빠이|잘있어|잘가|갈게|나중에봐|여기까지|그만할게|안녕히)")
+
+
+def says_bye(text: Optional[str]) -> bool:
+    s = squash(text)
+    return len(s) <= 15 and bool(_BYE.search(s))
+
+
+# "더 알려줘", "예를 들면?", "자세히", "진짜야?" right after a lesson.
+_MORE = re.compile(
+    r"^(더알려|더말해|더있|좀더|자세히|예를들|예를|예시|구체적|그래서|또있|다른건|진짜야|진짜\?|정말\?|정말요|"
+    r"ㄹㅇ\?|레알|실화|왜\?|왜요|왜그래|왜그런)"
+)
+
+
+def wants_more(text: Optional[str]) -> bool:
+    s = squash(text)
+    return len(s) <= 20 and bool(_MORE.search(s))
+
+
+# "만약 …하면 어떻게 돼?": a question about the law, no disclosure.
+_HYPOTHETICAL = re.compile(
+    r"((으면|하면|면)(어케|어떻게|어떡|처벌|감옥|벌금|걸려|걸림|되나|돼|됨|될까)|만약|혹시라도)"
+)
+
+
+def hypothetical(text: Optional[str]) -> bool:
+    s = squash(text)
+    happened = re.search(r"(했는데|했어|했음|올렸는데|봤는데|있는데)", s)
+    return bool(_HYPOTHETICAL.search(s)) and not happened
+
+
+_MY_FAULT = re.compile(
+    r"((내|제|나|저)[가-힣]{0,8}(탓|잘못)|탓이야|탓인가|탓임|잘못이야|잘못인가|잘못한거)"
+)
+
+
+def asks_my_fault(text: Optional[str]) -> bool:
+    """"내가 사진 올린 탓이야?": whether it is the writer's fault."""
+    return bool(_MY_FAULT.search(squash(text))) and is_question(text)
+
+
+_CONFRONT = re.compile(r"(따지|직접말해|직접연락|연락해서|찾아가서|만나서|직접지우라)")
+
+
+def wants_to_confront(text: Optional[str]) -> bool:
+    return bool(_CONFRONT.search(squash(text)))
+
+
+_NO_CALL = re.compile(
+    r"(전화말고|전화안하고|전화는무서|전화하기무서|전화하는거무서|전화무서|통화말고|문자로도|전화못)"
+)
+
+
+def avoids_calling(text: Optional[str]) -> bool:
+    """"전화하는거 무서운데 다른 방법 없어?": ways without a call."""
+    return bool(_NO_CALL.search(squash(text)))
+
+
+_INVITED = re.compile(
+    r"(초대|링크)[가-힣]{0,8}(오면|받으면|왔|받았|들어가|눌러)|이미들어가|들어가있"
+)
+
+
+def invited_to_room(text: Optional[str]) -> bool:
+    """Invited to such a room, or already in it."""
+    return bool(_INVITED.search(squash(text)))
+
+
+_SUPPORT_FRIEND = re.compile(
+    r"(뭐라고해|뭐라해|뭐라고말|어떻게위로|위로해|위로하|어떻게해줘|뭘해줘|옆에서)"
+)
+
+
+def asks_support_friend(text: Optional[str]) -> bool:
+    return bool(_SUPPORT_FRIEND.search(squash(text)))
+
+
+_LOOK_FOR_IT = re.compile(
+    r"(찾아봐야|찾아봐|찾아볼|들어가서확인|들어가서봐|확인해봐야|직접확인|찾아서확인)"
+)
+
+
+def asks_to_look(text: Optional[str]) -> bool:
+    """"내가 그 방 들어가서 찾아봐야 돼?": no one should go looking."""
+    return bool(_LOOK_FOR_IT.search(squash(text))) and is_question(text)
 
 
 def asks_can_report(text: Optional[str]) -> bool:
@@ -780,7 +932,8 @@ _ASKS_EVIDENCE = re.compile(
 
 
 _DELETE_OWN = re.compile(
-    r"(지우|지워|삭제)(게하는|게할|도|버려도|는게|면|고)[가-힣]{0,4}(될까|되나|돼|괜찮|나을|낫|좋을|할까)"
+    r"(지우|지워|삭제)(게하는|게할|게해도|게하면|도|버려도|버리면|는게|면|고|야)[가-힣]{0,5}"
+    r"(될까|되나|돼|되지|괜찮|나을|낫|좋을|할까|되|하나)"
 )
 
 
@@ -855,7 +1008,7 @@ def go_on(text: Optional[str]) -> bool:
 
 # "신고하면 어디로 가?", "어디에 신고해야 돼?": where to report, asked.
 _WHERE_TO_REPORT = re.compile(
-    r"(신고[가-힣]{0,6}(어디|어느곳|누구한테)|(어디|어느곳)[가-힣]{0,3}신고)"
+    r"(신고[가-힣]{0,6}(어디|어느곳|누구한테|어케해|어떻게해|하는법|하는곳)|(어디|어느곳)[가-힣]{0,3}신고)"
 )
 
 

@@ -82,7 +82,8 @@ SKIPPED_ACTIONS = ("action_listen", "action_extract_slots", "action_session_star
 # Intents a request to take the material down is often read as.
 TAKEDOWN_MISREAD = (
     "delete_my_data", "nlu_fallback", "crisis", "report_incident", "deny", "affirm",
-    "express_distress", "ask_takedown", "out_of_scope",
+    "express_distress", "ask_takedown", "out_of_scope", "ask_privacy", "ask_law",
+    "ask_bystander_help",
 )  # fmt: skip
 # What the one who made or shared asks gets his own answer, whatever the
 # classifier read, except requests that have their own reply.
@@ -101,7 +102,9 @@ CONTEXT_ONLY = (
     "utter_crisis_other", "utter_crisis_clarified", "utter_what_next", "utter_threat_more",
     "utter_crisis_medical_again", "utter_offer_counsellor_again", "utter_where_to_report",
     "utter_report_details", "utter_report_kept", "utter_threat_unsafe", "utter_threat_safe",
-    "utter_crisis_unsafe_again", "utter_tell_friend", "utter_next_steps",
+    "utter_crisis_unsafe_again", "utter_tell_friend", "utter_next_steps", "utter_refuse_make",
+    "utter_rephrase", "utter_not_your_fault", "utter_invited_room", "utter_no_call",
+    "utter_dont_confront", "utter_support_friend",
 )  # fmt: skip
 DANGER_REPLY = {
     "medical": "utter_crisis_medical",
@@ -253,6 +256,8 @@ def _stance(turn: Turn, role: Text) -> Optional[Text]:
     # do not overturn it (a friend asking "can I report it?" stays a friend):
     # only the cues above do.
     stance = STANCE_OF_INTENT.get(turn.intent)
+    if stance and reading.hypothetical(turn.text):
+        return None  # "만들어서 퍼뜨리면 어케됨": a question, not a disclosure
     if stance and turn.slots.get("stance") is None:
         return stance
     return None
@@ -574,8 +579,52 @@ def _route(turn: Turn) -> Optional[Plan]:
         events = [SlotSet(slot, value) for slot, value in details.items()]
         events.append(SlotSet("paused_form", None))
         return Plan(["utter_report_details", "report_form"], events)
+    lesson = turn.slots.get("lesson_topic")
+    just_taught = any(a in turn.previous for a in ("action_lesson", "action_lesson_more"))
+    if lesson and reading.wants_more(turn.text) and (just_taught or intent != "report_incident"):
+        # "예를 들면?", "진짜야?", "더 알려줘" after a lesson: its next level.
+        return Plan(["action_lesson_more"])
+    if reading.confused(turn.text):
+        # "?", "뭐라고", "다시 말해줘": said more simply, with the choices.
+        return Plan(["utter_rephrase"])
+    chat = ("affirm", "thank", "nlu_fallback", "out_of_scope")
+    if intent in chat and reading.says_bye(turn.text):
+        return Plan(["utter_goodbye"])
     if (
-        intent in ("ask_law", "ask_takedown", "nlu_fallback", "out_of_scope", "ask_privacy")
+        intent in ("disclose_involvement", "report_incident", "ask_bystander_help")
+        and reading.hypothetical(turn.text)
+        and not reading.victim_cue(turn.text)
+        and not turn.slots.get("stance")
+    ):
+        # "딥페 만들어서 퍼뜨리면 어케됨": the law, not a disclosure.
+        return Plan(["action_lesson"])
+    if reading.asks_my_fault(turn.text) and stance != "involved" and role == "student":
+        # "누가 합성하면 내가 사진 올린 탓이야?": no, never.
+        return Plan(["utter_not_your_fault"])
+    if reading.invited_to_room(turn.text) and intent not in ("crisis", "delete_my_data"):
+        return Plan(["utter_invited_room"])
+    if stance == "victim" and role == "student" and reading.avoids_calling(turn.text):
+        # "전화 말고는 방법 없어?": text and online ways.
+        return Plan(["utter_no_call"])
+    if (
+        stance == "victim"
+        and role == "student"
+        and reading.wants_to_confront(turn.text)
+        and reading.is_question(turn.text)
+    ):
+        # "걔한테 직접 지우라고 따지면 안됨?": not alone; through those who can help.
+        return Plan(["utter_dont_confront"])
+    if stance == "bystander" and role == "student" and reading.asks_support_friend(turn.text):
+        # "걔 계속 우는데 뭐라고 해줘야돼": how to be there for a friend.
+        return Plan(["utter_support_friend"])
+    if reading.asks_to_look(turn.text):
+        # "내가 그 방 들어가서 찾아봐야돼?": nobody goes looking.
+        return Plan(["action_evidence_help"])
+    if intent not in ("delete_my_data", "crisis") and reading.asks_to_delete_own(turn.text):
+        # "아이 폰에서 그 사진 지워 버려도 될까요?": keep it, forward it to nobody.
+        return Plan(["action_evidence_help"])
+    if (
+        intent not in ("crisis", "delete_my_data", "request_counsellor", "report_incident")
         and reading.asks_where_to_report(turn.text)
         and reading.privacy_topic(turn.text) == "general"
     ):
@@ -607,6 +656,19 @@ def _route(turn: Turn) -> Optional[Plan]:
     ):
         # "나도 신고할수있어?": yes, and where.
         return Plan(["utter_where_to_report"])
+    if intent not in ("crisis", "request_counsellor") and reading.asks_how_to_make(turn.text):
+        # "딥페 만드는법 알려줘": no, and why.
+        return Plan(["utter_refuse_make"])
+    if role in ("teacher", "parent") and reading.child_struggles(turn.text) and not turn.danger:
+        # "아이가 학교 가기 싫어하는데 어떻게 해야 하나요": support for the adult, 1388.
+        return Plan(["utter_distress"])
+    if (
+        intent not in ("crisis", "request_counsellor", "delete_my_data")
+        and reading.wont_tell(turn.text)
+        and reading.privacy_topic(turn.text) in ("parents", "school")
+    ):
+        # "엄마한테는 말하기 싫어": what reaches parents or the school, and what does not.
+        return Plan(["action_privacy"])
     if (
         role == "student"
         and stance == "victim"
@@ -616,9 +678,6 @@ def _route(turn: Turn) -> Optional[Plan]:
     ):
         # "이제 뭐해야돼?" after the support or a saved report: the next steps.
         return Plan(["utter_next_steps"])
-    if intent not in ("delete_my_data", "crisis") and reading.asks_to_delete_own(turn.text):
-        # "아이 폰에서 그 사진 지워 버려도 될까요?": keep it, forward it to nobody.
-        return Plan(["action_evidence_help"])
     if (
         intent in PRIVACY_MISREAD + ("ask_privacy",)
         and reading.is_question(turn.text)
@@ -645,6 +704,15 @@ def _route(turn: Turn) -> Optional[Plan]:
     ):
         # "사는 게 너무 힘들다": no word of dying, but asked about directly.
         return Plan(["utter_crisis_check"])
+    if (
+        intent in ("nlu_fallback", "out_of_scope")
+        and role in ("teacher", "parent")
+        and turn.slots.get("lesson_topic")
+        and reading.is_question(turn.text)
+    ):
+        # A teacher's or parent's follow-up the classifier could not place ("제가
+        # 가장 먼저 해야 할 일이 무엇인가요?"): more of their own lesson.
+        return Plan(["action_lesson_more"])
     if intent == "nlu_fallback" and stance in ("bystander", "involved") and role == "student":
         # Unsure of the words, sure of who is speaking (a friend, the one who shared).
         return Plan(["action_lesson"])
