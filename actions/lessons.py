@@ -15,6 +15,7 @@ from jikimi import content, reading
 # friend asking about reporting for the victim (the context policy routes them
 # here), gets the version of the lesson on helping a victim.
 ADULT_TOPIC = {"report_incident": "ask_bystander_help"}
+ADULT_STANCE_TOPIC = {"involved": "disclose_involvement", "victim": "ask_bystander_help"}
 
 
 def _topic(tracker: Tracker, role: Text) -> Text:
@@ -27,6 +28,13 @@ def _topic(tracker: Tracker, role: Text) -> Text:
         and reading.hypothetical(text)
     ):
         return "ask_law"  # "만들어서 퍼뜨리면 어케됨": the law, not a disclosure
+    if stance is None and role == "student" and reading.worry(text):
+        return "ask_prevention"  # "합성당할까봐 걱정돼": how to protect one's photos
+    if role in ("teacher", "parent") and stance and (
+        topic not in content.lesson_topics() or reading.asks_how_to_help(text)
+    ):
+        # Their follow-up about helping: the lesson for their student's or child's position.
+        return ADULT_STANCE_TOPIC.get(stance, "ask_bystander_help")
     if stance == "involved" and topic in ("ask_bystander_help", "report_incident", "nlu_fallback"):
         return "disclose_involvement"  # what he did, whatever the classifier read
     if stance == "bystander" and topic in ("nlu_fallback", "disclose_involvement"):

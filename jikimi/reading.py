@@ -390,6 +390,45 @@ _REPORTED_ACT = re.compile(r"(대|래|다고|더라|댔|렸대|렸어요대)$")
 _WORRY = re.compile(r"(당할까|될까봐|될까|할까봐|당하면|되면어떡|되면어케|되면어떻게)")
 
 
+def worry(text: Optional[str]) -> bool:
+    """"합성당할까봐 걱정돼": a worry about what may happen."""
+    return bool(_WORRY.search(squash(text)))
+
+
+# A parent's child or a teacher's student is the one pictured ("딸 사진이").
+_CHILD_PICTURED = re.compile(r"(딸|아들|아이|자녀)(의|가|를|이|도)?(사진|얼굴|영상|프사|셀카)")
+
+
+def protects(text: Optional[str]) -> bool:
+    """"안 털리게 하려면", "막으려면": protecting one's photos, before anything happened."""
+    words = r"(안털리|안당하|막으려|막을|지키려|지키는|예방|안되게|못하게|안퍼지게)"
+    return bool(re.search(words, squash(text)))
+
+
+def child_pictured(text: Optional[str]) -> bool:
+    return bool(_CHILD_PICTURED.search(squash(text)))
+
+
+# What a teacher or parent asks about helping: "어떻게 말을 꺼내야", "하지 말아야 할 것".
+_HELP_CHILD = re.compile(
+    r"(말을꺼|어떻게말|뭐라고말|뭐라고해|하지말아야|하면안되|주의할|조심할|먼저해야|가장먼저|무엇부터|뭐부터)"
+)
+
+
+def asks_how_to_help(text: Optional[str]) -> bool:
+    return bool(_HELP_CHILD.search(squash(text)))
+
+
+# A teacher asks whether the school must tell the police.
+_MUST_REPORT = re.compile(
+    r"(경찰|수사기관)[가-힣]{0,16}(신고해야|신고까지|신고를해야|신고하나|신고의무|신고하지않)"
+)
+
+
+def asks_must_report(text: Optional[str]) -> bool:
+    return bool(_MUST_REPORT.search(squash(text)))
+
+
 def victim_cue(text: Optional[str]) -> bool:
     s = squash(text)
     return _any(_VICTIM, s) and not involved_cue(text) and not _WORRY.search(s)
@@ -397,7 +436,7 @@ def victim_cue(text: Optional[str]) -> bool:
 
 # A parent's child or a teacher's student as the one who made or shared.
 _CHILD_INVOLVED = re.compile(
-    r"(아들|딸|아이|애|우리애|학생|학생들|제자|반애들)(이|가|들이)([가-힣]{0,24}?)"
+    r"(아들|딸|아이|애|우리애|학생|학생들|제자|반애들)(?:[가-힣]{0,2}명)?(이|가|들이)([가-힣]{0,24}?)"
     r"(합성했|합성한|합성해|만들었|만든|만들어|퍼뜨|유포|공유했|올렸|보냈|돌렸|돌려|샀|저장했|봤|"
     r"전달했|전달한)"
 )
@@ -430,7 +469,8 @@ _INVOLVED_TOPICS = (
     ("police", r"(경찰|잡혀|잡히|체포|처벌받|감옥|소년원|전과|기록남|집에찾아|연락와|연락오)"),
     (
         "delete",
-        r"(지우면|삭제하면|지웠는데|지웠어|지워도|지우면되|지우겠|지운다고|지우려|폰초기화|탈퇴하면)",
+        r"(지우면|삭제하면|지웠는데|지웠어|지워도|지우면되|지우겠|지운다고|지우려|지워버|지우게|지워야|"
+        r"폰초기화|탈퇴하면)",
     ),
     ("left_room", r"(나가면|나왔는데|나갔는데|탈퇴|방나가|방에서나)"),
     ("saw_only", r"(보기만|본것만|본거|봤는데|봤어|원치않|모르고봤|그냥봤|초대만|들어가기만)"),
@@ -461,8 +501,17 @@ _PRIVACY_TOPICS = (
 )
 
 
+# Where this chat's records stay decides before who might see them ("이 문자 기록은
+#어디 남아요? 엄마가 볼까봐요").
+_RECORDS_FIRST = re.compile(
+    r"(문자기록|대화기록|기록은|기록이|내역|문자함|어디남|남아요|남나요|남아\?)"
+)
+
+
 def privacy_topic(text: Optional[str]) -> str:
     s = squash(text)
+    if _RECORDS_FIRST.search(s):
+        return "records"
     for topic, pattern in _PRIVACY_TOPICS:
         if re.search(pattern, s):
             return topic
@@ -611,14 +660,17 @@ def report_details(text: Optional[str], platform: Optional[str] = None) -> dict:
         age = report_choice("report_age", text)
         if age in ("minor", "adult"):
             details["report_age"] = age
-    if _WHEN_TOLD.search(s) and (len(s) <= 12 or _SEEN.search(s)):
+    if _WHEN_TOLD.search(s):
         # The leading words that tell the time ("지난주 금요일쯤 인스타에서…").
         words = []
-        for word in (text or "").split()[:3]:
+        all_words = (text or "").split()
+        for word in all_words[:3]:
             if not _WHEN_TOLD.search(word) and not (words and TIME_WORDS.search(word)):
                 break
             words.append(word)
-        details["report_when"] = " ".join(words) or (text or "").strip()
+        rest = re.sub(r"[ㅠㅜㅋㅎ~.!?]+", "", squash(" ".join(all_words[len(words) :])))
+        if words and (not rest or _SEEN.search(s) or details):
+            details["report_when"] = " ".join(words)
     return details
 
 
@@ -804,7 +856,11 @@ _MY_FAULT = re.compile(
 
 def asks_my_fault(text: Optional[str]) -> bool:
     """"내가 사진 올린 탓이야?": whether it is the writer's fault."""
-    return bool(_MY_FAULT.search(squash(text))) and is_question(text)
+    s = squash(text)
+    ends = re.search(
+        r"(탓이야|잘못이야|탓임|탓인가|잘못인가|탓이에요|잘못이에요|탓이죠|잘못이죠)$", s
+    )
+    return bool(_MY_FAULT.search(s)) and (is_question(text) or bool(ends))
 
 
 _CONFRONT = re.compile(r"(따지|직접말해|직접연락|연락해서|찾아가서|만나서|직접지우라)")
@@ -829,6 +885,10 @@ _INVITED = re.compile(
 )
 
 
+def already_in_room(text: Optional[str]) -> bool:
+    return bool(re.search(r"(이미|벌써)?(들어가있|들어와있|들어갔|방에있)", squash(text)))
+
+
 def invited_to_room(text: Optional[str]) -> bool:
     """Invited to such a room, or already in it."""
     return bool(_INVITED.search(squash(text)))
@@ -851,6 +911,34 @@ _LOOK_FOR_IT = re.compile(
 def asks_to_look(text: Optional[str]) -> bool:
     """"내가 그 방 들어가서 찾아봐야 돼?": no one should go looking."""
     return bool(_LOOK_FOR_IT.search(squash(text))) and is_question(text)
+
+
+def asks_profile_photo(text: Optional[str]) -> bool:
+    """"프사도 내려야 돼?", "카톡 프사는 어케해": what to do with a profile photo."""
+    s = squash(text)
+    return bool(re.search(r"(프사|프로필)", s)) and (
+        is_question(text) or bool(re.search(r"(내려야|바꿔야|어케|어떻게)", s))
+    )
+
+
+def asks_about_rooms(text: Optional[str]) -> bool:
+    """"지인능욕방이 뭐야?": what such a room is."""
+    s = squash(text)
+    return bool(re.search(r"(지인능욕|능욕방|겹지인|겹지방)", s)) and is_question(text)
+
+
+def saw_unwanted(text: Optional[str]) -> bool:
+    """"단톡에 누가 갑자기 올려서 본 거면 걸려?": seeing it without wanting to."""
+    s = squash(text)
+    unwanted = re.search(r"(갑자기|원치않|모르고|실수로|그냥올라|올려서본|보내서본|떠서본)", s)
+    caught = re.search(r"(걸림|걸려|걸리|처벌|범죄|죄|잡혀|불법)", s)
+    return bool(unwanted and caught)
+
+
+def real_or_fake(text: Optional[str]) -> bool:
+    """"합성 아니고 진짜 사진이면?": what to do is the same."""
+    s = squash(text)
+    return bool(re.search(r"(진짜사진|실제사진|합성아니고|합성이아니|진짜면|진짜라면)", s))
 
 
 def asks_can_report(text: Optional[str]) -> bool:
@@ -1013,4 +1101,6 @@ _WHERE_TO_REPORT = re.compile(
 
 
 def asks_where_to_report(text: Optional[str]) -> bool:
-    return is_question(text) and bool(_WHERE_TO_REPORT.search(squash(text)))
+    s = squash(text)
+    asks = is_question(text) or bool(re.search(r"(어디|어느곳|누구한테)", s))
+    return asks and bool(_WHERE_TO_REPORT.search(s))

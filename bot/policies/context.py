@@ -104,7 +104,9 @@ CONTEXT_ONLY = (
     "utter_report_details", "utter_report_kept", "utter_threat_unsafe", "utter_threat_safe",
     "utter_crisis_unsafe_again", "utter_tell_friend", "utter_next_steps", "utter_refuse_make",
     "utter_rephrase", "utter_not_your_fault", "utter_invited_room", "utter_no_call",
-    "utter_dont_confront", "utter_support_friend",
+    "utter_dont_confront", "utter_support_friend", "utter_in_room", "utter_teacher_must_report",
+    "utter_adult_help", "utter_profile_photo", "utter_what_rooms_are", "utter_saw_unwanted",
+    "utter_real_or_fake",
 )  # fmt: skip
 DANGER_REPLY = {
     "medical": "utter_crisis_medical",
@@ -242,9 +244,13 @@ def _stance(turn: Turn, role: Text) -> Optional[Text]:
         return None  # an answer to a question says nothing about who is speaking
     if role == "student" and reading.victim_cue(turn.text):
         return "victim"
+    if reading.worry(turn.text) and not turn.danger:
+        return None  # "합성당할까봐 걱정돼": nothing has happened
     if role != "student" and reading.involved_cue(turn.text, adult=True):
         # "저희 반 남학생이 같은 반 여학생 얼굴로 합성해 보냈다고": their student did it.
         return "involved"
+    if role == "parent" and reading.child_pictured(turn.text) and not turn.slots.get("stance"):
+        return "victim"  # "딸 사진이 합성돼서": the parent's child is the one pictured
     if reading.bystander_cue(turn.text) and turn.slots.get("stance") is None:
         return "bystander"
     if turn.danger and reading.about_someone_else(turn.text, adult=role != "student"):
@@ -598,11 +604,38 @@ def _route(turn: Turn) -> Optional[Plan]:
     ):
         # "딥페 만들어서 퍼뜨리면 어케됨": the law, not a disclosure.
         return Plan(["action_lesson"])
+    if role in ("teacher", "parent") and reading.child_struggles(turn.text) and not turn.danger:
+        # "아들이 괴로워하면서 방에서 안 나와요": support for the adult, 1388.
+        return Plan(["utter_distress"])
+    if role == "teacher" and reading.asks_must_report(turn.text):
+        # "학생이 원하지 않는데 그래도 경찰에 신고해야 하나요?": the duty, plainly.
+        return Plan(["utter_teacher_must_report"])
+    if role in ("teacher", "parent") and stance and reading.asks_how_to_help(turn.text):
+        # "아이에게 어떻게 말을 꺼내야 할까요?", "하지 말아야 할 행동": what to do and not.
+        return Plan(["utter_adult_help" if stance != "involved" else "action_lesson"])
+    if reading.asks_profile_photo(turn.text) and intent not in ("crisis", "delete_my_data"):
+        return Plan(["utter_profile_photo"])
+    if reading.asks_about_rooms(turn.text):
+        return Plan(["utter_what_rooms_are"])
+    if reading.saw_unwanted(turn.text) and intent not in ("crisis", "delete_my_data"):
+        # "단톡에 갑자기 올라와서 본 거면 걸려?": not a crime; saving or sending is.
+        return Plan(["utter_saw_unwanted"])
+    if reading.real_or_fake(turn.text) and intent not in ("crisis", "delete_my_data"):
+        return Plan(["utter_real_or_fake"])
+    if (
+        role == "student"
+        and intent in ("report_incident", "express_distress", "nlu_fallback", "ask_prevention")
+        and reading.worry(turn.text)
+        and not reading.victim_cue(turn.text)
+    ):
+        # "프사 내 얼굴인데 합성당할까봐 걱정돼": how to protect one's photos.
+        return Plan(["action_lesson"])
     if reading.asks_my_fault(turn.text) and stance != "involved" and role == "student":
         # "누가 합성하면 내가 사진 올린 탓이야?": no, never.
         return Plan(["utter_not_your_fault"])
     if reading.invited_to_room(turn.text) and intent not in ("crisis", "delete_my_data"):
-        return Plan(["utter_invited_room"])
+        inside = reading.already_in_room(turn.text) or "utter_invited_room" in turn.previous
+        return Plan(["utter_in_room" if inside else "utter_invited_room"])
     if stance == "victim" and role == "student" and reading.avoids_calling(turn.text):
         # "전화 말고는 방법 없어?": text and online ways.
         return Plan(["utter_no_call"])
@@ -620,11 +653,15 @@ def _route(turn: Turn) -> Optional[Plan]:
     if reading.asks_to_look(turn.text):
         # "내가 그 방 들어가서 찾아봐야돼?": nobody goes looking.
         return Plan(["action_evidence_help"])
-    if intent not in ("delete_my_data", "crisis") and reading.asks_to_delete_own(turn.text):
+    if (
+        intent not in ("delete_my_data", "crisis")
+        and stance != "involved"
+        and reading.asks_to_delete_own(turn.text)
+    ):
         # "아이 폰에서 그 사진 지워 버려도 될까요?": keep it, forward it to nobody.
         return Plan(["action_evidence_help"])
     if (
-        intent not in ("crisis", "delete_my_data", "request_counsellor", "report_incident")
+        intent not in ("crisis", "delete_my_data", "request_counsellor")
         and reading.asks_where_to_report(turn.text)
         and reading.privacy_topic(turn.text) == "general"
     ):
@@ -659,9 +696,6 @@ def _route(turn: Turn) -> Optional[Plan]:
     if intent not in ("crisis", "request_counsellor") and reading.asks_how_to_make(turn.text):
         # "딥페 만드는법 알려줘": no, and why.
         return Plan(["utter_refuse_make"])
-    if role in ("teacher", "parent") and reading.child_struggles(turn.text) and not turn.danger:
-        # "아이가 학교 가기 싫어하는데 어떻게 해야 하나요": support for the adult, 1388.
-        return Plan(["utter_distress"])
     if (
         intent not in ("crisis", "request_counsellor", "delete_my_data")
         and reading.wont_tell(turn.text)
@@ -671,7 +705,9 @@ def _route(turn: Turn) -> Optional[Plan]:
         return Plan(["action_privacy"])
     if (
         role == "student"
-        and stance == "victim"
+        and turn.slots.get("stance") == "victim"  # the support came before
+        and not reading.victim_cue(turn.text)
+        and not reading.protects(turn.text)
         and intent not in ("crisis", "request_counsellor", "delete_my_data")
         and reading.asks_what_now(turn.text)
         and reading.privacy_topic(turn.text) == "general"

@@ -29,6 +29,9 @@ from typing import Any, Dict, List, Optional
 import yaml
 from sqlalchemy import select
 
+from jikimi.desk.sms import ERASE
+from jikimi.desk.sms import keyword as desk_keyword
+
 HERE = Path(__file__).resolve().parent
 MAX_BUBBLE = 300
 # A reply at least this long sent again unchanged in the next turn is a loop.
@@ -203,6 +206,12 @@ class Conversation:
             answer = self.stack.twilio.inbound(self.stack.desk_url, self.phone, text)
             if answer.status_code != 200:
                 raise AssertionError(f"the desk answered {answer.status_code}")
+            word = desk_keyword(text)
+            if word is not None:
+                # `삭제` and `그만` are the desk's own: no Rasa turn follows; the
+                # phone gets the desk's reply (read by sms_received).
+                self.turns += 1
+                return list(ERASED_TURN) if word == ERASE else []
         return self._wait_for_turn(sent_at, known)
 
     def sms_received(self, already: int) -> List[str]:
