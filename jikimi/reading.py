@@ -411,7 +411,8 @@ def child_pictured(text: Optional[str]) -> bool:
 
 # What a teacher or parent asks about helping: "어떻게 말을 꺼내야", "하지 말아야 할 것".
 _HELP_CHILD = re.compile(
-    r"(말을꺼|어떻게말|뭐라고말|뭐라고해|하지말아야|하면안되|주의할|조심할|먼저해야|가장먼저|무엇부터|뭐부터)"
+    r"(말을꺼|어떻게말|뭐라고말|뭐라고해|하지말아야|하면안되|주의할|조심할|먼저해야|가장먼저|무엇부터|뭐부터|"
+    r"못하게막|막는게|빼앗|뺏어)"
 )
 
 
@@ -454,6 +455,8 @@ def involved_cue(text: Optional[str], adult: bool = False) -> bool:
     child = _CHILD_INVOLVED.search(s) if adult else None
     # "딸이 반 애들이 합성한 사진 때문에": someone else did it to the child.
     child_did = bool(child) and not _OTHER_SUBJECT.search(child.group(3))
+    if re.search(r"(탓이|탓인|탓임|탓아)", s):
+        return False  # "내가 사진 올린 탓이야?": her own photo, a question of fault
     return _any(_INVOLVED, s) or own_act or child_did
 
 
@@ -813,6 +816,8 @@ _CONFUSED = re.compile(
 
 
 def confused(text: Optional[str]) -> bool:
+    if re.fullmatch(r"\s*[?？]+\s*", text or ""):
+        return True
     s = squash(text)
     return bool(s) and len(s) <= 12 and bool(_CONFUSED.search(s))
 
@@ -830,6 +835,15 @@ _MORE = re.compile(
     r"^(더알려|더말해|더있|좀더|자세히|예를들|예를|예시|구체적|그래서|또있|다른건|진짜야|진짜\?|정말\?|정말요|"
     r"ㄹㅇ\?|레알|실화|왜\?|왜요|왜그래|왜그런)"
 )
+
+
+def wants_example(text: Optional[str]) -> bool:
+    return bool(re.search(r"^(예를들|예를|예시|예로)", squash(text)))
+
+
+def wants_repeat(text: Optional[str]) -> bool:
+    """"다시 말해줘", "한 번 더": the last answer again."""
+    return bool(re.search(r"^(다시말해|다시한번|한번더말|다시알려|다시요)", squash(text)))
 
 
 def wants_more(text: Optional[str]) -> bool:
@@ -939,6 +953,11 @@ def real_or_fake(text: Optional[str]) -> bool:
     """"합성 아니고 진짜 사진이면?": what to do is the same."""
     s = squash(text)
     return bool(re.search(r"(진짜사진|실제사진|합성아니고|합성이아니|진짜면|진짜라면)", s))
+
+
+def about_this_chat(text: Optional[str]) -> bool:
+    """The words name this chat's own records ("여기서 한 얘기", "내 기록")."""
+    return bool(_RECORD_WORDS.search(squash(text)))
 
 
 def asks_can_report(text: Optional[str]) -> bool:

@@ -74,7 +74,7 @@ STANCE_OF_INTENT = {
 }
 # Replies too long to send twice in a row: a repeat gets utter_what_next.
 # (Actions leave out what they just said themselves: actions.common.send.)
-LONG_REPLIES = ("utter_report_incident", "utter_distress")
+LONG_REPLIES = ("utter_report_incident", "utter_distress", "utter_adult_help")
 # Intents that arrive as button or widget payloads or from the desk: the rules
 # and actions answer them; the policy only keeps its bookkeeping.
 PAYLOAD_INTENTS = ("start_report", "add_evidence", "just_talk", "show_sources")
@@ -96,6 +96,12 @@ PRIVACY_MISREAD = (
     "nlu_fallback", "ask_evidence", "express_distress",
 )  # fmt: skip
 SAFETY_QUESTIONS = ("safety", "safety_again", "safety_other", "safety_other_again")
+# Answers that may be given again when asked to ("다시 말해줘"): no side effects.
+REPEATABLE = (
+    "utter_where_to_report", "utter_next_steps", "action_evidence_help", "action_takedown_help",
+    "action_privacy", "utter_what_rooms_are", "utter_not_your_fault", "utter_no_call",
+    "utter_invited_room", "utter_in_room", "utter_saw_unwanted", "utter_real_or_fake",
+)  # fmt: skip
 # Replies that no intent leads to alone, only the conversation (so no rule
 # names them; tests/test_stories.py lets `rasa data validate` know).
 CONTEXT_ONLY = (
@@ -106,7 +112,7 @@ CONTEXT_ONLY = (
     "utter_rephrase", "utter_not_your_fault", "utter_invited_room", "utter_no_call",
     "utter_dont_confront", "utter_support_friend", "utter_in_room", "utter_teacher_must_report",
     "utter_adult_help", "utter_profile_photo", "utter_what_rooms_are", "utter_saw_unwanted",
-    "utter_real_or_fake",
+    "utter_real_or_fake", "utter_adult_donts",
 )  # fmt: skip
 DANGER_REPLY = {
     "medical": "utter_crisis_medical",
@@ -138,6 +144,7 @@ class Turn:
     active_loop: Optional[Text]
     channel: Optional[Text]
     platform: Optional[Text] = None  # the NLU's platform entity, if any
+    earlier: List[Text] = field(default_factory=list)  # the bot turn before `previous`
 
     @property
     def role(self) -> Text:
@@ -170,6 +177,8 @@ def _turn(tracker: DialogueStateTracker) -> Optional[Turn]:
         ]
 
     previous = actions(events[before + 1 : last])
+    before_that = users[-3] if len(users) > 2 else -1
+    earlier = actions(events[before_that + 1 : before]) if before >= 0 else []
     asked = _asked(previous)
     slots: Dict[Text, Any] = {}
     active_loop = None
@@ -191,6 +200,7 @@ def _turn(tracker: DialogueStateTracker) -> Optional[Turn]:
         slots=slots,
         active_loop=active_loop,
         channel=message.input_channel,
+        earlier=earlier,
         platform=next(
             (e.get("value") for e in message.entities if e.get("entity") == "platform"), None
         ),
@@ -587,9 +597,21 @@ def _route(turn: Turn) -> Optional[Plan]:
         return Plan(["utter_report_details", "report_form"], events)
     lesson = turn.slots.get("lesson_topic")
     just_taught = any(a in turn.previous for a in ("action_lesson", "action_lesson_more"))
+    if (
+        lesson in ("ask_what_is_deepfake", "ask_harm", "ask_law")
+        and reading.wants_example(turn.text)
+        and "utter_what_rooms_are" not in turn.previous
+    ):
+        # "예를 들면?": how it is done to real people (the rooms of 2024).
+        return Plan(["utter_what_rooms_are"])
     if lesson and reading.wants_more(turn.text) and (just_taught or intent != "report_incident"):
         # "예를 들면?", "진짜야?", "더 알려줘" after a lesson: its next level.
         return Plan(["action_lesson_more"])
+    if reading.wants_repeat(turn.text) and turn.previous == ["utter_rephrase"]:
+        # "다시 말해줘" after "?": the answer before it, once more.
+        again = [a for a in turn.earlier if a in REPEATABLE]
+        if again:
+            return Plan(again[-1:])
     if reading.confused(turn.text):
         # "?", "뭐라고", "다시 말해줘": said more simply, with the choices.
         return Plan(["utter_rephrase"])
@@ -612,7 +634,11 @@ def _route(turn: Turn) -> Optional[Plan]:
         return Plan(["utter_teacher_must_report"])
     if role in ("teacher", "parent") and stance and reading.asks_how_to_help(turn.text):
         # "아이에게 어떻게 말을 꺼내야 할까요?", "하지 말아야 할 행동": what to do and not.
-        return Plan(["utter_adult_help" if stance != "involved" else "action_lesson"])
+        if stance == "involved":
+            return Plan(["action_lesson"])
+        # Asked again right after: the don'ts alone, short.
+        again = "utter_adult_help" in turn.previous
+        return Plan(["utter_adult_donts" if again else "utter_adult_help"])
     if reading.asks_profile_photo(turn.text) and intent not in ("crisis", "delete_my_data"):
         return Plan(["utter_profile_photo"])
     if reading.asks_about_rooms(turn.text):
@@ -668,7 +694,7 @@ def _route(turn: Turn) -> Optional[Plan]:
         # "딥페이크 신고하면 어디로 가는거야?": the places, not the penalties.
         return Plan(["utter_where_to_report"])
     involved = _involved_question(turn, intent, role, stance)
-    if involved and reading.privacy_topic(turn.text) != "records":
+    if involved and not reading.about_this_chat(turn.text):
         # His own question (자수, 경찰, 부모님, 지워도 되나), unless it is about this chat.
         return involved
     if intent in TAKEDOWN_MISREAD and reading.wants_takedown(turn.text):
