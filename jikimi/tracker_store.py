@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime
 from typing import Any, Dict, Iterable, List, Optional, Set, Text
 
 import sqlalchemy as sa
@@ -253,7 +254,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _engine(url: Text) -> sa.engine.Engine:
-    """An engine for maintenance (rotation, erasure) with the store's SQLite pragmas."""
+    """An engine for maintenance (rotation, erasure, purge) with the store's SQLite pragmas."""
     from jikimi.db.session import create_plain_engine
 
     engine = create_plain_engine(url)
@@ -362,6 +363,34 @@ def reencrypt_trackers(tracker_store_url: Text, secret_key: Text) -> int:
         engine.dispose()
 
 
+def purge_trackers(tracker_store_url: Text, cutoff: datetime) -> int:
+    """Deletes every conversation whose last event is older than `cutoff` (`jikimi
+    purge`); returns the number of event rows deleted.
+
+    A conversation is deleted whole: deleting only its old events would leave a
+    tracker that starts in the middle (no session start, slots set by events
+    that are gone), and one still in use keeps all its events. Only the columns
+    every SQLTrackerStore has are read (sender_id, timestamp as Unix seconds), so
+    rows a plain store left are purged the same way. The engine is the store's
+    (`_engine`): on SQLite the purged rows are zeroed in the file too.
+    """
+    engine = _engine(tracker_store_url)
+    try:
+        table = _events_table(engine)
+        if table is None:
+            return 0  # Rasa has not run against this database yet
+        finished = (
+            sa.select(table.c.sender_id)
+            .group_by(table.c.sender_id)
+            .having(sa.func.max(table.c.timestamp) < cutoff.timestamp())
+        )
+        with engine.begin() as connection:
+            result = connection.execute(table.delete().where(table.c.sender_id.in_(finished)))
+            return result.rowcount
+    finally:
+        engine.dispose()
+
+
 def delete_tracker(tracker_store_url: Text, secret_key: Text, sender_id: Text) -> int:
     """Deletes a conversation's stored events (an operator's erasure request);
     returns the number of rows. From inside a conversation use a `Restarted`
@@ -388,6 +417,7 @@ __all__: List[Text] = [
     "check_key",
     "delete_tracker",
     "encrypt_plain_events",
+    "purge_trackers",
     "reencrypt_trackers",
     "sender_key",
 ]
