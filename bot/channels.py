@@ -73,10 +73,10 @@ from typing import Any, Awaitable, Callable, Dict, Optional, Text
 from rasa.core.channels.channel import OutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
-from sanic import Blueprint, Sanic, response
+from sanic import Blueprint, response
 from sanic.request import Request
 
-from bot import outage, safe_failure
+from bot import install, outage, safe_failure
 
 logger = logging.getLogger(__name__)
 
@@ -164,15 +164,8 @@ def _limiter(kind: Text):
     return RateLimiter(limit, window_s=60.0)
 
 
-class _Agent:
-    """The loaded agent, once Rasa has it (after_server_start): its domain's
-    intents check payloads, its NLU finds danger when storage is down."""
-
-    current: Any = None
-
-
 def _domain() -> Any:
-    return getattr(_Agent.current, "domain", None)
+    return getattr(install.LoadedAgent.current, "domain", None)
 
 
 def _known_intents() -> Optional[frozenset]:
@@ -329,7 +322,7 @@ async def _answer_failure(message: UserMessage) -> None:
         await _reply(message, text)
 
     try:
-        await outage.answer(_Agent.current, message.sender_id, message.text, send)
+        await outage.answer(install.LoadedAgent.current, message.sender_id, message.text, send)
     except Exception as error:  # noqa: BLE001 - the channel itself may be what failed
         logger.error("The failure answer could not be sent either (%s).", type(error).__name__)
 
@@ -342,28 +335,6 @@ def client_ip(request: Request) -> Text:
     """The client's address: from the proxy's header when Sanic is told to trust
     one (SANIC_REAL_IP_HEADER / SANIC_PROXIES_COUNT), else the socket's peer."""
     return request.remote_addr or request.ip or "unknown"
-
-
-def _install_safe_failure(blueprint: Blueprint) -> None:
-    """Registers bot/safe_failure.py to run once Rasa has loaded the agent."""
-
-    @blueprint.listener("after_server_start")
-    async def install(app: Sanic, _loop: Any) -> None:
-        agent = getattr(app.ctx, "agent", None)
-        _Agent.current = agent
-        if outage.install(agent):
-            logger.info("A failing tracker store is reported, never replaced by memory.")
-        if safe_failure.install(agent, _settings().action_timeout_s):
-            logger.info(
-                "Action server calls time out after %ss and fail safe.",
-                _settings().action_timeout_s,
-            )
-
-    @blueprint.listener("before_server_stop")
-    async def close(app: Sanic, _loop: Any) -> None:
-        endpoint = getattr(getattr(app.ctx, "agent", None), "action_endpoint", None)
-        if isinstance(endpoint, safe_failure.SafeActionEndpoint):
-            await endpoint.close()
 
 
 def _bad_request(error: Text) -> response.HTTPResponse:
@@ -415,7 +386,7 @@ class JikimiRestInput(RestInput):
 
     def blueprint(self, on_new_message: Handler) -> Blueprint:
         bp = super().blueprint(guard(on_new_message))
-        _install_safe_failure(bp)
+        install.install(bp)
 
         @bp.middleware("request")
         async def limit_and_check(request: Request) -> Optional[response.HTTPResponse]:
@@ -455,27 +426,6 @@ def _with_our_socketio_output(on_new_message: Handler) -> Handler:
         return await on_new_message(message)
 
     return handle
-
-
-def _share_through_redis(sio: Any) -> None:
-    """With JIKIMI_SOCKETIO_REDIS_URL, emits go through Redis pub/sub
-    (python-socketio's AsyncRedisManager), so a reply made on one Rasa instance
-    (a counsellor's words via trigger_intent) reaches a widget connected to
-    another. Rasa makes the AsyncServer itself without a client manager; ours
-    takes the place of the default one before any client has connected (the
-    server initialises its manager on the first connection). What crosses Redis
-    is sealed (jikimi/socketio_queue.py); with Redis down, emits to sockets of
-    this instance still arrive (the manager emits locally before it publishes)."""
-    settings = _settings()
-    if not settings.socketio_redis_url:
-        return
-    from jikimi.socketio_queue import SealedRedisManager
-
-    manager = SealedRedisManager.from_settings(settings)
-    manager.set_server(sio)
-    sio.manager = manager
-    sio.manager_initialized = False
-    logger.info("socket.io messages are shared through Redis (several Rasa instances).")
 
 
 class _Conversations:
@@ -536,9 +486,9 @@ class JikimiSocketIOInput(SocketIOInput):
     def blueprint(self, on_new_message: Handler) -> Blueprint:
         handle = guard(_with_our_socketio_output(on_new_message))
         bp = super().blueprint(handle)
-        _install_safe_failure(bp)
+        install.install(bp)
         sio = self.sio
-        _share_through_redis(sio)
+        install.share_socketio_through_redis(sio, _settings())
         origins = set(_settings().widget_origins)
         conversations = _Conversations(sio, self.namespace)
         rasa_connect = sio.handlers[self.namespace or "/"]["connect"]

@@ -50,6 +50,7 @@ from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot import install
 from bot.channels import Handler, guard
 from jikimi import kakao
 
@@ -229,6 +230,7 @@ class KakaoInput(InputChannel):
         handle = guard(on_new_message)
         late = _Late()
         bp = Blueprint("kakao_webhook", __name__)
+        install.install(bp)
 
         @bp.listener("after_server_start")
         async def warn(app: Sanic, _loop: Any) -> None:

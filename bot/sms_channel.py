@@ -38,6 +38,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot import install
 from bot.channels import FAILED, MAX_SENDER_CHARS, Handler, guard
 
 logger = logging.getLogger(__name__)
@@ -216,6 +217,7 @@ class JikimiSmsInput(InputChannel):
         # database): 503 tells the desk, which keeps it and tries again.
         handle = guard(on_new_message, answer_failures=False)
         bp = Blueprint("jikimi_sms_webhook", __name__)
+        install.install(bp)
 
         @bp.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:

@@ -106,10 +106,10 @@ def serve_rasa(settings: Settings, model: Path) -> None:
     os.environ.update(PROCESS_ENV)
     limit_request_size(settings)
     endpoints = write_endpoints(settings)
-    # Two avoidable costs of Rasa 3.6 (README "Speed"): jikimi/speedups.py.
-    from jikimi import speedups
+    # Jikimi's changes to Rasa (the version checked; README "Speed"): bot/install.py.
+    from bot import install
 
-    speedups.install()
+    install.install()
     import rasa.__main__
 
     sys.argv = [

@@ -49,6 +49,8 @@ from rasa.core.lock import TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, InMemoryLockStore, LockError, RedisLockStore
 from rasa.utils.endpoints import EndpointConfig
 
+from bot.install import check_rasa_version
+
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -76,6 +78,7 @@ class AtomicRedisLockStore(RedisLockStore):
         secret_key: Optional[Text] = None,
         **kwargs: Any,
     ) -> None:
+        check_rasa_version()  # it relies on RedisLockStore's internals
         # Rasa builds a lock store named by module path with `endpoint_config`
         # only; keyword arguments are RedisLockStore's (host, port, db, ...).
         if endpoint_config is not None:

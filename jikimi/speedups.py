@@ -133,6 +133,8 @@ def install() -> None:
     from rasa.shared.core.events import Event
     from rasa.utils.tensorflow.models import RasaModel
 
+    # Each replacement keeps Rasa's own as `__wrapped__` (inspect.unwrap finds it).
+    _validate_action_result.__wrapped__ = RemoteAction._validate_action_result
     RemoteAction._validate_action_result = _validate_action_result
     RasaModel.fit = _eager_build_step(RasaModel.fit)
     RasaModel.load = _marking_load(RasaModel.__dict__["load"])

@@ -52,6 +52,7 @@ from rasa.shared.core.events import Event, Restarted, SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
+from bot.install import check_rasa_version
 from jikimi.db.crypto import DecryptionError, Keyring
 
 logger = logging.getLogger(__name__)
@@ -106,6 +107,7 @@ class EncryptedSQLTrackerStore(SQLTrackerStore):
         # in-memory store, with only a warning, on AttributeError or
         # ImportError (a missing database driver, say). Conversations would then
         # silently vanish on restart: fail instead.
+        check_rasa_version()  # it overrides Rasa 3.6's private `_retrieve`
         try:
             if secret_key is None:
                 from jikimi.settings import load_settings

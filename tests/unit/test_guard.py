@@ -19,7 +19,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import ClientResponseError, EndpointConfig
 
 import bot.channels as channels
-from bot import safe_failure
+from bot import install, safe_failure
 from jikimi import content
 
 
@@ -90,7 +90,7 @@ def domain_intents(monkeypatch):
     class Agent:
         domain = Domain()
 
-    monkeypatch.setattr(channels._Agent, "current", Agent())
+    monkeypatch.setattr(install.LoadedAgent, "current", Agent())
 
 
 EVIDENCE = {

@@ -1,12 +1,15 @@
 """jikimi/speedups.py changes how fast Rasa works, never what it does.
 
 Each replacement is compared with Rasa's own function on the same input. The
-replacements are called directly, so this test process keeps stock Rasa; the
-model load runs in a fresh process with `install()`, as `jikimi serve rasa` does.
+replacements are called directly and Rasa's own are found with `inspect.unwrap`
+(another test may have installed the speed-ups in this process: building a
+channel's blueprint does); the model load runs in a fresh process with and
+without `install()`, as `jikimi serve rasa` does.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import subprocess
 import sys
@@ -20,6 +23,8 @@ from rasa.shared.utils.common import all_subclasses
 from jikimi import speedups
 
 ACTION = RemoteAction("action_lesson", None)
+STOCK_VALIDATE = inspect.unwrap(RemoteAction._validate_action_result)
+STOCK_RESOLVE = inspect.unwrap(Event.resolve_by_type)
 
 GOOD_RESPONSES = [
     {"events": [], "responses": []},
@@ -42,13 +47,13 @@ BAD_RESPONSES = [
 
 def stock_error(response):
     with pytest.raises(ValidationError) as stock:
-        RemoteAction._validate_action_result(ACTION, response)
+        STOCK_VALIDATE(ACTION, response)
     return stock.value
 
 
 @pytest.mark.parametrize("response", GOOD_RESPONSES)
 def test_good_action_answers_pass_as_before(response):
-    assert RemoteAction._validate_action_result(ACTION, response) is True
+    assert STOCK_VALIDATE(ACTION, response) is True
     assert speedups._validate_action_result(ACTION, response) is True
 
 
@@ -62,12 +67,12 @@ def test_bad_action_answers_fail_with_the_same_error(response):
 
 
 def test_event_classes_are_found_as_before():
-    resolve = speedups._remembering_resolve_by_type(Event.resolve_by_type).__func__
+    resolve = speedups._remembering_resolve_by_type(STOCK_RESOLVE).__func__
     names = {cls.type_name for cls in all_subclasses(Event)}
     assert len(names) > 20
     for _ in range(2):  # found, then remembered
         for name in names:
-            assert resolve(name) is Event.resolve_by_type(name), name
+            assert resolve(name) is STOCK_RESOLVE(name), name
     assert resolve("topic") is None
     assert resolve("no_such_event", default=Event) is Event
     with pytest.raises(ValueError, match="Unknown event name"):
