@@ -55,7 +55,7 @@ QUESTION_MIN_CHARS = 6
 
 @functools.cache
 def _form_content() -> Dict[Text, Any]:
-    return content._read_yaml("report.yml")
+    return content.read_yaml("report.yml")
 
 
 def question(slot: Text) -> Dict[Text, Any]:

@@ -148,6 +148,12 @@ def _settings():
     return load_settings()
 
 
+def forget_settings() -> None:
+    """Settings and limits are read again on next use (tests change the environment)."""
+    _settings.cache_clear()
+    _limiter.cache_clear()
+
+
 @functools.cache
 def _limiter(kind: Text):
     from jikimi.ratelimit import RateLimiter

@@ -49,6 +49,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +108,7 @@ class Question:
 
 
 @functools.cache
-def _read_yaml(relative: str) -> Any:
+def read_yaml(relative: str) -> Any:
     """A content file, parsed once per process (callers copy before changing it)."""
     with open(CONTENT_DIR / relative, encoding="utf-8") as handle:
         return yaml.safe_load(handle)
@@ -115,7 +116,7 @@ def _read_yaml(relative: str) -> Any:
 
 @functools.cache
 def _resources() -> dict[str, dict]:
-    entries = _read_yaml("resources.yml")
+    entries = read_yaml("resources.yml")
     table = {str(entry["id"]): entry for entry in entries}
     if len(table) != len(entries):
         raise ValueError("resources.yml has a duplicate id")
@@ -123,9 +124,9 @@ def _resources() -> dict[str, dict]:
 
 
 @functools.cache
-def _facts() -> dict[str, dict]:
+def all_facts() -> dict[str, dict]:
     """facts.yml plus `hotline.<id>` per resource: quiz and lessons cite both alike."""
-    facts = dict(_read_yaml("facts.yml"))
+    facts = dict(read_yaml("facts.yml"))
     for rid, entry in _resources().items():
         facts[f"hotline.{rid}"] = {
             "text": entry["short"],
@@ -160,7 +161,7 @@ def _recording() -> Iterator[list[str]]:
 def fact(fact_id: str, field: str = "text") -> str:
     """The Korean wording of a fact (or one named field of it, e.g. 'penalty')."""
     try:
-        entry = _facts()[fact_id]
+        entry = all_facts()[fact_id]
     except KeyError:
         raise KeyError(f"unknown fact id {fact_id!r} (content/facts.yml)") from None
     value = entry.get(field)
@@ -174,7 +175,7 @@ def cited(fact_id: str) -> str:
     """A fact's text with its article before the last full stop, for teachers and
     parents: "...신고해야 해요(아청법 제34조②)." (students get "근거 보기" instead)."""
     text = fact(fact_id)
-    article = _facts()[fact_id].get("article")
+    article = all_facts()[fact_id].get("article")
     if not article:
         return text
     if text.endswith("."):
@@ -210,23 +211,79 @@ def resources(ids: list[str] | None = None) -> list[dict]:
 
 def topics() -> dict[str, str]:
     """intent -> a short Korean label for it, for "did you mean" buttons."""
-    return dict(_read_yaml("topics.yml"))
+    return dict(read_yaml("topics.yml"))
 
 
 # --- rendering -----------------------------------------------------------------
 
 
+# Where the web widget's page and embed script live (the desk serves them).
+WIDGET_TEMPLATES_DIR = Path(__file__).resolve().parent / "desk" / "templates"
+KST = timezone(timedelta(hours=9))
+
+
+def kst(moment: datetime | None) -> str:
+    """`2025년 3월 1일 21:05` in Korean time ("" for None)."""
+    if moment is None:
+        return ""
+    try:
+        local = moment.astimezone(KST)
+    except (OverflowError, ValueError):  # a time at the edge of the calendar
+        return moment.isoformat()
+    return f"{local.year}년 {local.month}월 {local.day}일 {local.hour:02d}:{local.minute:02d}"
+
+
+ENVIRONMENT_KINDS = ("chat", "sms", "html", "widget")
+
+
 @functools.cache
-def _env() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(CONTENT_DIR)),
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,  # chat text, never HTML
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=False,
-    )
-    env.globals.update(fact=fact, cited=cited, hotline=hotline, resources=resources)
+def environment(kind: str) -> jinja2.Environment:
+    """The one jinja2 environment of each kind of text a person reads:
+
+    - "chat": templates under content/ and strings of its data files, as chat
+      bubbles: plain text, never HTML; blocks trimmed; `fact`, `cited`,
+      `hotline`, `resources` available;
+    - "sms": the strings of content/sms.yml and content/kakao.yml: plain text,
+      as written;
+    - "html": HTML pages under content/ (the evidence log): every value
+      escaped; `fact`, `hotline`, `resources` and the `kst` filter available;
+    - "widget": the widget's page and embed script (jikimi/desk/templates):
+      `.html` escaped, the script not.
+    Every kind fails on an undefined name rather than print a blank.
+    """
+    strict = jinja2.StrictUndefined
+    if kind == "chat":
+        env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(CONTENT_DIR)),
+            undefined=strict,
+            autoescape=False,  # chat text, never HTML
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=False,
+        )
+        env.globals.update(fact=fact, cited=cited, hotline=hotline, resources=resources)
+    elif kind == "sms":
+        env = jinja2.Environment(undefined=strict, autoescape=False)
+    elif kind == "html":
+        env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(CONTENT_DIR)),
+            autoescape=True,  # HTML: every case value is escaped
+            undefined=strict,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        env.globals.update(fact=fact, hotline=hotline, resources=resources)
+        env.filters["kst"] = kst
+    elif kind == "widget":
+        env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(WIDGET_TEMPLATES_DIR)),
+            autoescape=jinja2.select_autoescape(["html"]),
+            undefined=strict,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+    else:
+        raise ValueError(f"No jinja2 environment of kind {kind!r} (one of {ENVIRONMENT_KINDS}).")
     return env
 
 
@@ -235,13 +292,13 @@ def render(template: str, **context: Any) -> str:
 
     Bubble breaks (`---` lines) stay in; a reply for a student goes through bubbles().
     """
-    return _env().get_template(template).render(**context).strip()
+    return environment("chat").get_template(template).render(**context).strip()
 
 
 _OWN_LINE = re.compile(r"(•|\d+[.)]\s)")
 
 
-def _tidy(text: str) -> str:
+def tidy(text: str) -> str:
     lines: list[str] = []
     for raw in text.splitlines():
         line = " ".join(raw.split())
@@ -257,11 +314,11 @@ def _tidy(text: str) -> str:
 
 def render_text(source: str, **context: Any) -> str:
     """A jinja2 string from a content data file, rendered and tidied like lessons."""
-    return _tidy(_env().from_string(source).render(**context))
+    return tidy(environment("chat").from_string(source).render(**context))
 
 
 def _text(source: str) -> str:
-    return _tidy(_env().from_string(source).render())
+    return tidy(environment("chat").from_string(source).render())
 
 
 def _split(text: str) -> list[str]:
@@ -276,7 +333,7 @@ def _wordings(fact_id: str) -> list[str]:
         resource = _resources()[fact_id.removeprefix("hotline.")]
         entry: dict = {k: resource.get(k) for k in ("short", "name", "does", "cannot")}
     else:
-        entry = _facts()[fact_id]
+        entry = all_facts()[fact_id]
     skip = ("source", "confidence", "id")
     values = [" ".join(v.split()) for k, v in entry.items() if k not in skip and isinstance(v, str)]
     # cited() puts the article before a fact's last full stop.
@@ -330,11 +387,11 @@ def bubbles(
 def messages(name: str, **context: Any) -> list[Reply]:
     """A flow message from messages.yml as bubbles: `text` is one jinja2 text (a `---`
     line between bubbles, in a `|` block) or a list of them, one per bubble."""
-    entry = _read_yaml("messages.yml")[name]
+    entry = read_yaml("messages.yml")[name]
     sources = entry["text"] if isinstance(entry["text"], list) else [entry["text"]]
     with _recording() as used:
-        raw = [_env().from_string(source).render(**context) for source in sources]
-    texts = [_tidy(part) for text in raw for part in _split(text)]
+        raw = [environment("chat").from_string(source).render(**context) for source in sources]
+    texts = [tidy(part) for text in raw for part in _split(text)]
     buttons = tuple(Button(title, to) for title, to in (entry.get("buttons") or {}).items())
     return _replies(texts, used, buttons)
 
@@ -363,7 +420,7 @@ def facts_of(replies: Iterable[Reply]) -> list[str]:
 
 def sources_button(fact_ids: Iterable[str]) -> Button | None:
     """The "근거 보기" button for these facts (None when there are none)."""
-    known = _facts()
+    known = all_facts()
     ids = [f for f in dict.fromkeys(fact_ids) if f in known]
     if not ids:
         return None
@@ -374,7 +431,7 @@ def sources_button(fact_ids: Iterable[str]) -> Button | None:
 def fact_source(fact_id: str) -> dict:
     """A fact's source (title, section, law, urls, refs) and confidence, as a copy."""
     try:
-        entry = _facts()[fact_id]
+        entry = all_facts()[fact_id]
     except KeyError:
         raise KeyError(f"unknown fact id {fact_id!r} (content/facts.yml)") from None
     source = copy.deepcopy(entry["source"])
@@ -417,7 +474,7 @@ def source_notes(fact_ids: Iterable[str]) -> list[Reply]:
     Unknown ids are left out (a button from an older version of the content); with
     nothing left, a short message says so.
     """
-    known = _facts()
+    known = all_facts()
     ids = [f for f in dict.fromkeys(fact_ids) if f in known]
     if not ids:
         return messages("sources_none")
@@ -458,7 +515,7 @@ def lesson_topics() -> tuple[str, ...]:
 def _lesson_file(topic: str) -> dict:
     if topic not in lesson_topics():
         raise KeyError(f"no lesson for {topic!r}")
-    return _read_yaml(f"lessons/{topic}.yml")
+    return read_yaml(f"lessons/{topic}.yml")
 
 
 def _check_role(role: str) -> None:
@@ -480,9 +537,9 @@ def lesson_depths(topic: str, role: str = "student") -> int:
 def _turns(entry: dict, more: Button | None = None) -> tuple[Reply, ...]:
     """A level or topic ({turns, buttons}) as bubbles with "근거 보기" under the last."""
     with _recording() as used:
-        rendered = [_env().from_string(turn).render() for turn in entry["turns"]]
+        rendered = [environment("chat").from_string(turn).render() for turn in entry["turns"]]
     # A turn is a bubble; an included partial may split it further (a `---` line).
-    texts = [_tidy(part) for text in rendered for part in _split(text)]
+    texts = [tidy(part) for text in rendered for part in _split(text)]
     buttons = [Button(_text(title), to) for title, to in (entry.get("buttons") or {}).items()]
     if more is not None:
         buttons.insert(0, more)
@@ -516,14 +573,14 @@ def lesson(topic: str, role: str = "student", depth: int = 0) -> list[Reply]:
 @functools.cache
 def _topic(file: str, topic: str, role: str) -> tuple[Reply, ...]:
     _check_role(role)
-    data = _read_yaml(file)
+    data = read_yaml(file)
     if topic not in data:
         raise KeyError(f"no topic {topic!r} in content/{file}")
     return _turns(data[topic].get(role) or data[topic]["student"])
 
 
 def privacy_topics() -> tuple[str, ...]:
-    return tuple(_read_yaml("privacy.yml"))
+    return tuple(read_yaml("privacy.yml"))
 
 
 def privacy(topic: str, role: str = "student") -> list[Reply]:
@@ -535,7 +592,7 @@ def privacy(topic: str, role: str = "student") -> list[Reply]:
 
 
 def involved_topics() -> tuple[str, ...]:
-    return tuple(_read_yaml("involved.yml"))
+    return tuple(read_yaml("involved.yml"))
 
 
 def involved(topic: str, role: str = "student") -> list[Reply]:
@@ -550,7 +607,7 @@ def involved(topic: str, role: str = "student") -> list[Reply]:
 @functools.cache
 def _quiz() -> tuple[Question, ...]:
     questions = []
-    for item in _read_yaml("quiz.yml"):
+    for item in read_yaml("quiz.yml"):
         kind = item["kind"]
         if kind == "ox":
             choices = ("O", "X")

@@ -27,15 +27,13 @@ it in a thread from async code.
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
 import json
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any, Dict, List, Optional
 
-import jinja2
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -55,7 +53,6 @@ MAX_TOKEN_CHARS = 400
 TEMPLATE = "evidence_log.html"
 ERROR_TEMPLATE = "evidence_log_error.html"
 # Korea has no daylight saving time: a fixed offset is the Asia/Seoul zone.
-KST = timezone(timedelta(hours=9))
 
 EVIDENCE_KINDS = {"url": "링크", "screenshot": "화면 캡처", "chat_room": "대화방", "note": "메모"}
 RELATIONS = {
@@ -141,31 +138,6 @@ def verify(settings: Settings, token: str, now: Optional[float] = None) -> LinkT
 # --- the page -------------------------------------------------------------------------------
 
 
-@functools.cache
-def _env() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(content.CONTENT_DIR)),
-        autoescape=True,  # HTML: every case value is escaped
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.globals.update(fact=content.fact, hotline=content.hotline, resources=content.resources)
-    env.filters["kst"] = kst
-    return env
-
-
-def kst(moment: Optional[datetime]) -> str:
-    """`2025년 3월 1일 21:05` in Korean time ("" for None)."""
-    if moment is None:
-        return ""
-    try:
-        local = moment.astimezone(KST)
-    except (OverflowError, ValueError):  # a time at the edge of the calendar
-        return moment.isoformat()
-    return f"{local.year}년 {local.month}월 {local.day}일 {local.hour:02d}:{local.minute:02d}"
-
-
 def script_hash() -> str:
     """The CSP source that lets the page's print button script run, and nothing else."""
     digest = hashlib.sha256(PRINT_SCRIPT.encode()).digest()
@@ -177,7 +149,7 @@ def _platform_name(platform: Optional[str]) -> Optional[str]:
     if not platform:
         return None
     try:
-        question = content._read_yaml("report.yml")["questions"]["report_platform"]
+        question = content.read_yaml("report.yml")["questions"]["report_platform"]
         return (question.get("shown") or {}).get(platform, platform)
     except (OSError, KeyError, TypeError):
         return platform
@@ -234,7 +206,7 @@ def render(
         if case is None:
             raise CaseNotFound(case_code)
         case_context = _case_context(case)
-    return _env().get_template(TEMPLATE).render(
+    return content.environment("html").get_template(TEMPLATE).render(
         case=case_context,
         generated_at=now or utcnow(),
         expires_at=expires_at,
@@ -247,7 +219,7 @@ def render_error(kind: str) -> str:
     (the case was deleted) or `unavailable` (our fault: try again later)."""
     if kind not in ("invalid", "expired", "gone", "unavailable"):
         raise ValueError(f"unknown error page {kind!r}")
-    return _env().get_template(ERROR_TEMPLATE).render(kind=kind)
+    return content.environment("html").get_template(ERROR_TEMPLATE).render(kind=kind)
 
 
 __all__ = [

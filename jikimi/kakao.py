@@ -55,11 +55,11 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 from urllib.parse import quote, urlsplit
 
-import jinja2
 import yaml
 
+from jikimi import content, sms
 from jikimi.settings import Settings
-from jikimi.sms import SendError, split_sms
+from jikimi.sms import SendError, connection_refused, split_sms
 
 logger = logging.getLogger(__name__)
 
@@ -114,13 +114,10 @@ def _texts() -> dict:
 
 def text(name: str, **context: Any) -> str:
     """A text of content/kakao.yml, else of content/sms.yml (the same words by SMS)."""
-    from jikimi import sms
-
     source = _texts().get(name)
     if source is None:
         return sms.text(name, **context)
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
-    return env.from_string(source).render(**context).strip()
+    return content.environment("sms").from_string(source).render(**context).strip()
 
 
 def keyword(utterance: str) -> Optional[str]:
@@ -564,9 +561,7 @@ class KakaoEventTransport:
         except requests.exceptions.ConnectTimeout:
             raise SendError("kakao: connection timed out") from None
         except requests.exceptions.ConnectionError as error:
-            from jikimi.sms import _refused
-
-            if _refused(error):
+            if connection_refused(error):
                 raise SendError("kakao: connection refused") from None
             raise SendError("kakao: connection lost", ambiguous=True) from None
         except requests.exceptions.RequestException as error:

@@ -99,15 +99,15 @@ class AtomicRedisLockStore(RedisLockStore):
         """What stands for `conversation_id` in Redis (key and value)."""
         return self._keyring.digest("rasa-lock\x00" + conversation_id)[:40]
 
-    def _key(self, conversation_id: Text) -> Text:
+    def lock_key(self, conversation_id: Text) -> Text:
         return self.key_prefix + self.hashed(conversation_id)
 
     def get_lock(self, conversation_id: Text) -> Optional[TicketLock]:
-        raw = self.red.get(self._key(conversation_id))
+        raw = self.red.get(self.lock_key(conversation_id))
         return TicketLock.from_dict(json.loads(raw)) if raw else None
 
     def delete_lock(self, conversation_id: Text) -> None:
-        self.red.delete(self._key(conversation_id))
+        self.red.delete(self.lock_key(conversation_id))
 
     def save_lock(self, lock: TicketLock) -> None:
         # Locks read from Redis carry the hashed id already (see `_change`).
@@ -161,7 +161,7 @@ class AtomicRedisLockStore(RedisLockStore):
     def _change(self, conversation_id: Text, change: Callable[[TicketLock], T]) -> T:
         """Runs `change` on the stored lock (a new one if there is none) and
         stores the result, all in one transaction; an empty lock is deleted."""
-        key = self._key(conversation_id)
+        key = self.lock_key(conversation_id)
 
         def transaction(pipe: Any) -> T:
             raw = pipe.get(key)

@@ -43,6 +43,11 @@ class RateLimiter:
         self._full_again: OrderedDict[Hashable, float] = OrderedDict()
         self._lock = threading.Lock()
 
+    def keys_remembered(self) -> int:
+        """How many keys the limiter holds (at most max_keys)."""
+        with self._lock:
+            return len(self._full_again)
+
     def allow(self, key: Hashable) -> bool:
         if not self.limit:
             return True

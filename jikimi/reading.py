@@ -560,7 +560,7 @@ _TRAILING = re.compile(r"[.!?~,ㅎㅋㅠㅜ^]+$")
 def _report() -> dict:
     from jikimi import content
 
-    return content._read_yaml("report.yml")
+    return content.read_yaml("report.yml")
 
 
 def _plain(text: Optional[str]) -> str:

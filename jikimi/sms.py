@@ -31,9 +31,9 @@ from pathlib import Path
 from typing import Any, List, Optional, TextIO
 from urllib.parse import urlsplit, urlunsplit
 
-import jinja2
 import yaml
 
+from jikimi import content
 from jikimi.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -61,17 +61,12 @@ def _texts() -> dict:
         return yaml.safe_load(handle)
 
 
-@functools.cache
-def _env() -> jinja2.Environment:
-    return jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
-
-
 def text(name: str, **context: Any) -> str:
     """One SMS text of content/sms.yml, rendered; KeyError for an unknown name."""
     source = _texts()[name]
     if not isinstance(source, str):
         raise KeyError(f"{name!r} in content/sms.yml is not a text")
-    return _env().from_string(source).render(**context).strip()
+    return content.environment("sms").from_string(source).render(**context).strip()
 
 
 def label(group: str, key: Optional[str], default: str) -> str:
@@ -237,7 +232,7 @@ def _classify(error: Exception) -> SendError:
         return SendError(reason)
     if isinstance(error, requests.exceptions.ConnectTimeout):
         return SendError("twilio: connection timed out")
-    if isinstance(error, requests.exceptions.ConnectionError) and _refused(error):
+    if isinstance(error, requests.exceptions.ConnectionError) and connection_refused(error):
         return SendError("twilio: connection refused")
     if isinstance(error, requests.exceptions.RequestException):
         # The request may have reached Twilio (read timeout, connection reset).
@@ -245,7 +240,7 @@ def _classify(error: Exception) -> SendError:
     raise error
 
 
-def _refused(error: Exception) -> bool:
+def connection_refused(error: Exception) -> bool:
     """True when no connection was made at all (nothing can have been sent)."""
     from urllib3.exceptions import MaxRetryError, NewConnectionError
 

@@ -55,7 +55,7 @@ def _action_response_validator() -> Any:
     return cls(schema)
 
 
-def _validate_action_result(self: Any, result: Dict[Text, Any]) -> bool:
+def validate_action_result(self: Any, result: Dict[Text, Any]) -> bool:
     """RemoteAction._validate_action_result with the validator built once."""
     from jsonschema import ValidationError
     from jsonschema.exceptions import best_match
@@ -104,7 +104,7 @@ def _marking_load(load: Any) -> Any:
     return classmethod(wrapper)
 
 
-def _remembering_resolve_by_type(resolve: Any) -> Any:
+def remembering_resolve_by_type(resolve: Any) -> Any:
     """Event.resolve_by_type (a staticmethod) remembering what it found."""
     found: Dict[Text, Any] = {}
 
@@ -134,10 +134,10 @@ def install() -> None:
     from rasa.utils.tensorflow.models import RasaModel
 
     # Each replacement keeps Rasa's own as `__wrapped__` (inspect.unwrap finds it).
-    _validate_action_result.__wrapped__ = RemoteAction._validate_action_result
-    RemoteAction._validate_action_result = _validate_action_result
+    validate_action_result.__wrapped__ = RemoteAction._validate_action_result
+    RemoteAction._validate_action_result = validate_action_result
     RasaModel.fit = _eager_build_step(RasaModel.fit)
     RasaModel.load = _marking_load(RasaModel.__dict__["load"])
-    Event.resolve_by_type = _remembering_resolve_by_type(Event.resolve_by_type)
+    Event.resolve_by_type = remembering_resolve_by_type(Event.resolve_by_type)
     _installed = True
     logger.debug("Rasa speed-ups installed.")

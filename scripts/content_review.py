@@ -331,7 +331,7 @@ def _message_flow(name: str) -> str:
 
 def message_entries() -> List[Entry]:
     entries = []
-    data = content._read_yaml("messages.yml")
+    data = content.read_yaml("messages.yml")
     for name, entry in data.items():
         text = entry["text"]
         uses_role = "role" in (text if isinstance(text, str) else " ".join(text))
@@ -350,14 +350,14 @@ def message_entries() -> List[Entry]:
 
 
 def report_question_entries() -> List[Entry]:
-    data = content._read_yaml("report.yml")
+    data = content.read_yaml("report.yml")
     entries = []
     for slot, question in data["questions"].items():
         for key in ("ask", "ask_more", "not_a_link"):
             text = question.get(key)
             if not text or str(text).startswith("unused"):
                 continue
-            rendered = content._tidy(content._env().from_string(text).render(count=2))
+            rendered = content.tidy(content.environment("chat").from_string(text).render(count=2))
             buttons = list((question.get("buttons") or {}).keys())
             if key == "ask_more":
                 buttons = list((question.get("buttons_more") or {}).keys())
@@ -396,9 +396,8 @@ def _sms_contexts(source: str) -> List[Dict[str, Any]]:
 
     import jinja2.meta
 
-    from jikimi import sms
 
-    names = jinja2.meta.find_undeclared_variables(sms._env().parse(source))
+    names = jinja2.meta.find_undeclared_variables(content.environment("sms").parse(source))
     base = {name: SMS_SAMPLE.get(name, f"({name})") for name in names}
     varied = [name for name in sorted(names) if name in SMS_VARIANTS]
     return [
@@ -428,7 +427,6 @@ def sms_entries() -> List[Entry]:
 
 def kakao_entries() -> List[Entry]:
     """content/kakao.yml, the KakaoTalk channel's own texts (the rest are the SMS ones)."""
-    from jikimi import sms
 
     path = content.CONTENT_DIR / "kakao.yml"
     if not path.exists():
@@ -437,7 +435,7 @@ def kakao_entries() -> List[Entry]:
     for name, value in (yaml.safe_load(path.read_text("utf-8")) or {}).items():
         if isinstance(value, str):
             for context in _sms_contexts(value):
-                text = sms._env().from_string(value).render(**context).strip()
+                text = content.environment("sms").from_string(value).render(**context).strip()
                 entries.append(Entry(SMS, f"{name} — content/kakao.yml (카카오톡)", [text]))
     return entries
 
@@ -497,7 +495,7 @@ def page_entries() -> List[Entry]:
         "urls": ["https://t.me/example_room/12"], "evidence": [],
         "timeline": [{"at": moment, "what": "지킴이에 신고 기록을 만들었어요"}],
     }  # fmt: skip
-    page = evidence_log._env().get_template(evidence_log.TEMPLATE).render(
+    page = content.environment("html").get_template(evidence_log.TEMPLATE).render(
         case=case, generated_at=moment, expires_at=moment,
         print_script=Markup(evidence_log.PRINT_SCRIPT),
     )
@@ -574,7 +572,7 @@ def render_markdown(entries: List[Entry], commit: str) -> str:
             if entry.note:
                 out += [f"근거(주석): {entry.note}", ""]
     out += ["## 부록: 사실과 출처", ""]
-    facts = content._facts()
+    facts = content.all_facts()
     for fact_id in sorted(facts):
         source = content.fact_source(fact_id)
         out += [f"### `{fact_id}` ({source['confidence']})", "", f"> {facts[fact_id]['text']}", ""]

@@ -151,7 +151,7 @@ class Turn:
         return self.slots.get("user_role") or "student"
 
 
-def _turn(tracker: DialogueStateTracker) -> Optional[Turn]:
+def turn_of(tracker: DialogueStateTracker) -> Optional[Turn]:
     """Reads the tracker: the latest user message, the turns around it, and the
     slots as they stood when the message came (before this turn's events)."""
     events = list(tracker.events)
@@ -902,7 +902,7 @@ class ContextPolicy(Policy):
         rule_only_data: Optional[Dict[Text, Any]] = None,
         **kwargs: Any,
     ) -> PolicyPrediction:
-        turn = _turn(tracker)
+        turn = turn_of(tracker)
         if turn is None:
             probabilities = self._default_predictions(domain)
             if tracker.latest_action_name not in (None, ACTION_LISTEN_NAME):

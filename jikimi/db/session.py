@@ -108,6 +108,12 @@ def session_scope(settings: Settings) -> Iterator[Session]:
         yield session
 
 
+def engine_count() -> int:
+    """How many engines are open (none until a database is first used)."""
+    with _lock:
+        return len(_engines)
+
+
 def dispose_engines() -> None:
     """Closes every cached engine's connections (tests, process shutdown)."""
     with _lock:

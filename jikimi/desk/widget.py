@@ -16,12 +16,10 @@ reach the DOM as text (Trusted Types: any innerHTML assignment throws).
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 from typing import Dict, List
 from urllib.parse import urlsplit
 
-import jinja2
 from sanic import Blueprint, response
 from sanic.request import Request
 
@@ -29,7 +27,6 @@ from jikimi import content, evidence_log
 from jikimi.settings import Settings
 
 HERE = Path(__file__).resolve().parent
-TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
 
 # Shown on the first screen and in the lost-connection notice, in this order.
@@ -57,17 +54,6 @@ def _hotlines(ids) -> List[Dict[str, str]]:
         {"number": entry["number"], "label": entry["short"], "hours": entry.get("hours")}
         for entry in content.resources(list(ids))
     ]
-
-
-@functools.cache
-def _env() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-        autoescape=jinja2.select_autoescape(["html"]),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
 
 
 def _origins(url: str) -> List[str]:
@@ -113,7 +99,7 @@ def widget_config(settings: Settings) -> Dict:
 
 
 def render_page(settings: Settings) -> str:
-    return _env().get_template("widget.html").render(
+    return content.environment("widget").get_template("widget.html").render(
         config=widget_config(settings),
         emergency=_hotlines(EMERGENCY),
         offline=_hotlines(OFFLINE),
@@ -122,7 +108,8 @@ def render_page(settings: Settings) -> str:
 
 
 def render_embed(settings: Settings) -> str:
-    return _env().get_template("embed.js").render(exit_url=settings.quick_exit_url)
+    template = content.environment("widget").get_template("embed.js")
+    return template.render(exit_url=settings.quick_exit_url)
 
 
 def widget_blueprint(settings: Settings) -> Blueprint:

@@ -115,7 +115,7 @@ def all_user_text() -> list[str]:
     texts.append(content.render("resources_list.j2"))
     for template in ("evidence_checklist.j2", "takedown.j2"):
         texts += [content.render(template, **c) for c in TEMPLATE_CONTEXTS[template]()]
-    texts += [entry["text"] for entry in content._facts().values()]
+    texts += [entry["text"] for entry in content.all_facts().values()]
     for entry in content.resources():
         shown = {k: v for k, v in entry.items() if k not in ("source", "confidence")}
         texts += [str(value) for value in shown.values() if value]
@@ -277,7 +277,7 @@ def facts_ko_words() -> str:
 
 
 def test_every_fact_has_a_source_and_confidence():
-    facts = content._facts()
+    facts = content.all_facts()
     assert len(facts) > 30
     words = facts_ko_words()
     for fact_id, entry in facts.items():
@@ -304,14 +304,14 @@ def test_named_fact_fields_appear_in_the_fact_text():
 def test_articles_are_ones_facts_ko_names_and_stay_out_of_fact_texts():
     """`article` holds the article ("근거 보기", teachers); the text a student reads has none."""
     facts_ko = FACTS_KO.read_text("utf-8")
-    for fact_id, entry in content._facts().items():
+    for fact_id, entry in content.all_facts().items():
         assert not ARTICLE.search(entry["text"]), fact_id
         for article in re.findall(r"제\d+조(?:의\d+)?", entry.get("article", "")):
             assert article in facts_ko, f"{fact_id}: {article}"
 
 
 def test_partly_facts_and_services_are_worded_cautiously():
-    for fact_id, entry in content._facts().items():
+    for fact_id, entry in content.all_facts().items():
         if entry["confidence"] == "partly" and not fact_id.startswith("hotline."):
             assert any(h in entry["text"] for h in HEDGES), fact_id
     for entry in content.resources():
@@ -323,7 +323,7 @@ def test_partly_facts_and_services_are_worded_cautiously():
 
 def test_minor_rule_is_never_stated_as_automatic():
     assert "더 무겁게 처벌될 수 있어요" in content.fact("law.minor_csam")
-    assert content._facts()["law.minor_csam"]["confidence"] == "partly"
+    assert content.all_facts()["law.minor_csam"]["confidence"] == "partly"
 
 
 def test_1377_after_the_rename_is_cautious():
@@ -333,7 +333,7 @@ def test_1377_after_the_rename_is_cautious():
 
 def test_every_source_url_is_one_facts_ko_gives():
     facts_ko = FACTS_KO.read_text("utf-8")
-    for fact_id, entry in content._facts().items():
+    for fact_id, entry in content.all_facts().items():
         for url in entry["source"].get("urls", []):
             assert url in facts_ko, f"{fact_id}: {url}"
 
@@ -459,7 +459,7 @@ def test_resources_list_shows_what_was_asked():
 
 
 def test_unknown_ids_and_variables_fail_loudly():
-    env = content._env()
+    env = content.environment("chat")
     for source in (
         "{{ fact('law.no_such_thing') }}",
         "{{ fact('law.make', 'no_such_field') }}",
@@ -476,7 +476,7 @@ def test_every_id_used_in_content_exists_and_every_fact_is_used():
     fact_ids = set(re.findall(r"(?:fact|cited)\('([^']+)'", sources))
     quiz_ids = {f for q in content.quiz_questions() for f in q.facts}
     hotline_ids = set(re.findall(r"hotline\('([^']+)'", sources))
-    known = set(content._facts())
+    known = set(content.all_facts())
     assert fact_ids | quiz_ids <= known, (fact_ids | quiz_ids) - known
     assert {f"hotline.{h}" for h in hotline_ids} <= known
     declared = set(yaml.safe_load((CONTENT / "facts.yml").read_text("utf-8")))
@@ -534,7 +534,7 @@ def test_quiz_bank():
         else:
             assert 3 <= len(q.choices) <= 4 and len(set(q.choices)) == len(q.choices)
         assert 0 <= q.answer < len(q.choices)
-        assert q.facts and all(f in content._facts() for f in q.facts), q.id
+        assert q.facts and all(f in content.all_facts() for f in q.facts), q.id
 
 
 def test_quiz_answers_are_not_all_the_same():

@@ -45,12 +45,12 @@ def tracker(*parts) -> DialogueStateTracker:
 
 
 def plan(*parts) -> Optional[List[str]]:
-    decided = context.decide(context._turn(tracker(*parts)))
+    decided = context.decide(context.turn_of(tracker(*parts)))
     return decided.actions if decided else None
 
 
 def events_of(*parts):
-    return context.decide(context._turn(tracker(*parts))).events
+    return context.decide(context.turn_of(tracker(*parts))).events
 
 
 CRISIS_TURN = bot("utter_crisis", "action_crisis_handoff", "utter_ask_safe")
@@ -254,7 +254,7 @@ def test_the_one_who_shared_gets_an_answer_to_what_he_asked():
 
 def test_roles_are_kept_from_what_was_said():
     said = tracker(user("담임입니다. 반 학생 사진이 돌고 있어요", "ask_bystander_help"))
-    events = context.role_events(context._turn(said))
+    events = context.role_events(context.turn_of(said))
     assert SlotSet("user_role", "teacher") in events
     assert SlotSet("stance", "bystander") in events
 

@@ -252,7 +252,7 @@ def test_importing_the_package_does_no_work(tmp_path):
     path = tmp_path / "never.db"
     script = (
         "import jikimi.db, jikimi.db.session as s, jikimi.db.migrate;"
-        "assert not s._engines, s._engines"
+        "assert s.engine_count() == 0"
     )
     env = {**os.environ, "JIKIMI_DATABASE_URL": f"sqlite:///{path}"}
     subprocess.run([sys.executable, "-c", script], check=True, cwd=ROOT, env=env)

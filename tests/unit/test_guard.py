@@ -31,13 +31,11 @@ def limits(monkeypatch):
         monkeypatch.setenv("RASA_TOKEN", "t")
         monkeypatch.setenv("JIKIMI_SECRET_KEY", "k")
         monkeypatch.setenv("JIKIMI_SENDER_MESSAGES_PER_MINUTE", str(sender_per_minute))
-        channels._settings.cache_clear()
-        channels._limiter.cache_clear()
+        channels.forget_settings()
 
     configure()
     yield configure
-    channels._settings.cache_clear()
-    channels._limiter.cache_clear()
+    channels.forget_settings()
 
 
 class Rasa:

@@ -58,7 +58,7 @@ def test_memory_is_bounded_by_max_keys():
     limiter = RateLimiter(1, window_s=60, max_keys=3, clock=clock)
     for key in "abcd":
         assert limiter.allow(key)
-    assert len(limiter._full_again) == 3
+    assert limiter.keys_remembered() == 3
     assert limiter.allow("a"), "the oldest key was forgotten, so it starts afresh"
     assert not limiter.allow("d")
 

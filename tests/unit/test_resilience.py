@@ -173,10 +173,10 @@ def test_lock_keys_are_keyed_hashes_of_the_conversation():
     from jikimi.lock_store import AtomicRedisLockStore
 
     store = AtomicRedisLockStore(host="127.0.0.1", port=closed_port(), secret_key=KEY)
-    key = store._key("ws-abcdefgh-secret")
+    key = store.lock_key("ws-abcdefgh-secret")
     assert "secret" not in key and key.startswith(store.key_prefix)
     other = AtomicRedisLockStore(host="127.0.0.1", port=closed_port(), secret_key=KEY)
-    assert other._key("ws-abcdefgh-secret") == key, "every instance finds the same lock"
+    assert other.lock_key("ws-abcdefgh-secret") == key, "every instance finds the same lock"
 
 
 # --- warnings through the redaction ---------------------------------------------------

@@ -63,7 +63,7 @@ def test_a_lesson_button_names_the_facts_its_bubbles_state():
     assert ids == list(dict.fromkeys(ids))
     assert set(ids) == set(content.facts_of(replies))
     assert {"law.make", "law.possess", "law.unwanted_view"} <= set(ids)
-    assert all(f in content._facts() for f in ids)
+    assert all(f in content.all_facts() for f in ids)
 
 
 def test_the_sources_show_articles_and_titles_in_phone_sized_bubbles():

@@ -54,20 +54,20 @@ def stock_error(response):
 @pytest.mark.parametrize("response", GOOD_RESPONSES)
 def test_good_action_answers_pass_as_before(response):
     assert STOCK_VALIDATE(ACTION, response) is True
-    assert speedups._validate_action_result(ACTION, response) is True
+    assert speedups.validate_action_result(ACTION, response) is True
 
 
 @pytest.mark.parametrize("response", BAD_RESPONSES)
 def test_bad_action_answers_fail_with_the_same_error(response):
     expected = stock_error(response)
     with pytest.raises(ValidationError) as ours:
-        speedups._validate_action_result(ACTION, response)
+        speedups.validate_action_result(ACTION, response)
     assert ours.value.message == expected.message
     assert list(ours.value.path) == list(expected.path)
 
 
 def test_event_classes_are_found_as_before():
-    resolve = speedups._remembering_resolve_by_type(STOCK_RESOLVE).__func__
+    resolve = speedups.remembering_resolve_by_type(STOCK_RESOLVE).__func__
     names = {cls.type_name for cls in all_subclasses(Event)}
     assert len(names) > 20
     for _ in range(2):  # found, then remembered

@@ -185,7 +185,7 @@ def test_the_review_covers_every_flow_and_source():
         responses = (yaml.safe_load(path.read_text("utf-8")) or {}).get("responses") or {}
         for name in responses:
             assert name in wheres, name
-    for name in content._read_yaml("messages.yml"):
+    for name in content.read_yaml("messages.yml"):
         assert f"{name} — content/messages.yml" in wheres, name
     for topic in content.lesson_topics():
         assert f"({topic})" in wheres, topic
@@ -254,7 +254,7 @@ def test_every_hotline_and_phone_number_is_in_facts_ko():
 
 
 def test_every_fact_stated_has_a_source():
-    facts = content._facts()
+    facts = content.all_facts()
     words = " ".join(_facts_ko().replace("**", "").split())
     for fact_id in {f for e in entries() for f in e.facts}:
         source = facts[fact_id]["source"]
