@@ -72,9 +72,11 @@ class ActionEvidenceHelp(Action):
         replies = content.bubbles(
             "evidence_checklist.j2",
             [
-                content.Button("삭제 요청하는 법", "/ask_takedown"),
-                content.Button("신고 기록 남기기", "/start_report"),
-                content.Button("상담받고 싶어요", "/request_counsellor"),
+                content.Button(content.label("buttons", "how_to_take_down"), "/ask_takedown"),
+                content.Button(content.label("buttons", "keep_a_report"), "/start_report"),
+                content.Button(
+                    content.label("buttons", "want_a_counsellor"), "/request_counsellor"
+                ),
             ],
             platform=platform,
             platform_name=platform_name(platform),
@@ -119,8 +121,8 @@ class ActionTakedownHelp(Action):
         )
         # "근거 보기" for the advice goes under the request, with the other buttons.
         buttons = [
-            content.Button("증거 남기는 법", "/ask_evidence"),
-            content.Button("상담받고 싶어요", "/request_counsellor"),
+            content.Button(content.label("buttons", "how_to_keep_evidence"), "/ask_evidence"),
+            content.Button(content.label("buttons", "want_a_counsellor"), "/request_counsellor"),
         ]
         sources = content.sources_button(content.facts_of(advice))
         request = content.bubbles(

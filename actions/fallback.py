@@ -33,7 +33,7 @@ class ActionClarify(Action):
             if item.get("name") in labels and item["name"] not in _NOT_OFFERED
         ][:2]
         buttons = [content.Button(labels[name], f"/{name}") for name in guesses]
-        buttons.append(content.Button("다른 거예요", "/greet"))
+        buttons.append(content.Button(content.label("buttons", "something_else"), "/greet"))
         reply = content.message("clarify")
         send(dispatcher, [content.Reply(reply.text, tuple(buttons))])
         return []

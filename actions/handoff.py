@@ -172,7 +172,7 @@ class ActionCrisisHandoff(Action):
 
 class ActionCrisisUpdate(Action):
     """After the answer to "are you safe?": the counsellor already paged is told
-    what the student answered, in categories only (jikimi.handoff.CRISIS_NOTES);
+    what the student answered, in categories only (jikimi.handoff.CRISIS_STATUSES);
     the student's words never go. Silent to the student."""
 
     def name(self) -> Text:
@@ -182,7 +182,7 @@ class ActionCrisisUpdate(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[EventType]:
         status = tracker.get_slot("crisis_status")
-        if status not in handoff.CRISIS_NOTES:
+        if status not in handoff.CRISIS_STATUSES:
             return []
         try:
             await run_blocking(
@@ -283,7 +283,7 @@ async def _forward(
 ) -> bool:
     """Sends the student's message to the counsellor; False when no handoff is live."""
     if urgent:
-        text = f"(위기 신호) {text}"
+        text = content.label("counsellor", "urgent_prefix") + text
     try:
         return await run_blocking(
             handoff.forward_student_message, settings(), tracker.sender_id, text

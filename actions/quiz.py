@@ -23,7 +23,7 @@ from rasa_sdk.types import DomainDict
 from actions.common import previous_bot_texts, send
 from actions.report import QUESTION_INTENTS, answer_question
 from actions.sources import asked_for_sources, source_ids
-from jikimi import content, reading
+from jikimi import content, quiz_answers, reading
 
 QUESTIONS_PER_QUIZ = 5
 DONE, STOPPED = "done", "stopped"
@@ -67,9 +67,12 @@ def _answer_buttons(question: content.Question) -> List[Dict[Text, Text]]:
     # Plain-text payloads: they arrive as the message text, which the form reads.
     if question.kind == "ox":
         return [{"title": "⭕ O", "payload": "O"}, {"title": "❌ X", "payload": "X"}]
-    return [
-        {"title": f"{i}번", "payload": f"{i}번"} for i in range(1, len(question.choices) + 1)
-    ] + [{"title": "그만할래", "payload": "그만할래"}]
+    choices = [
+        content.label("buttons", "quiz_choice", number=i)
+        for i in range(1, len(question.choices) + 1)
+    ]
+    stop = content.label("buttons", "quiz_stop")
+    return [{"title": c, "payload": c} for c in choices] + [{"title": stop, "payload": stop}]
 
 
 class ActionStartQuiz(Action):
@@ -147,7 +150,7 @@ class ValidateQuizForm(FormValidationAction):
             send(dispatcher, content.source_notes(source_ids(tracker)))
             return {"quiz_answer": None}
         text = value if isinstance(value, str) else ""
-        given = content.parse_answer(question, text)
+        given = quiz_answers.parse_answer(question, text)
         dont_know = given is None and reading.is_short(text) and bool(
             _DONT_KNOW.search(reading.squash(text))
         )

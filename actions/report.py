@@ -405,7 +405,7 @@ class ActionAskReportConfirm(Action):
             dispatcher.utter_message(
                 text=content.message("report_fix_which").text,
                 buttons=[
-                    {"title": label, "payload": f"{label} 고칠래요"}
+                    {"title": label, "payload": content.label("buttons", "fix_answer", label=label)}
                     for label in (question(slot)["label"] for slot in QUESTION_SLOTS)
                 ],
             )

@@ -54,13 +54,6 @@ TEMPLATE = "evidence_log.html"
 ERROR_TEMPLATE = "evidence_log_error.html"
 # Korea has no daylight saving time: a fixed offset is the Asia/Seoul zone.
 
-EVIDENCE_KINDS = {"url": "링크", "screenshot": "화면 캡처", "chat_room": "대화방", "note": "메모"}
-RELATIONS = {
-    "classmate": "같은 학교 친구",
-    "known": "아는 사람",
-    "stranger": "모르는 사람",
-    "unknown": "누군지 몰라요",
-}
 
 # The page's one script (the print button), allowed by its hash in the CSP.
 PRINT_SCRIPT = (
@@ -156,10 +149,11 @@ def _platform_name(platform: Optional[str]) -> Optional[str]:
 
 
 def _case_context(case: Case) -> Dict[str, Any]:
+    kinds = content.labels("evidence_kinds")
     evidence: List[Dict[str, Any]] = [
         {
             "number": number,
-            "kind": EVIDENCE_KINDS.get(item.kind, item.kind),
+            "kind": kinds.get(item.kind, item.kind),
             "name": item.name,
             "url": item.url,
             "description": item.description,
@@ -169,13 +163,17 @@ def _case_context(case: Case) -> Dict[str, Any]:
         }
         for number, item in enumerate(case.evidence, start=1)
     ]
-    timeline = [{"at": case.created_at, "what": "지킴이에 신고 기록을 만들었어요"}]
+    timeline = [{"at": case.created_at, "what": content.label("evidence_log", "case_created")}]
     for entry in evidence:
-        label = f"증거 {entry['number']}: {entry['name'] or entry['kind']}"
+        label = content.label(
+            "evidence_log", "evidence", number=entry["number"], name=entry["name"] or entry["kind"]
+        )
         if entry["captured_at"] is not None:
-            timeline.append({"at": entry["captured_at"], "what": f"{label} (캡처한 때)"})
+            what = content.label("evidence_log", "captured", label=label)
+            timeline.append({"at": entry["captured_at"], "what": what})
         else:
-            timeline.append({"at": entry["recorded_at"], "what": f"{label} (지킴이에 기록한 때)"})
+            what = content.label("evidence_log", "recorded", label=label)
+            timeline.append({"at": entry["recorded_at"], "what": what})
     timeline.sort(key=lambda row: row["at"])
     return {
         "code": case.code,
@@ -184,7 +182,7 @@ def _case_context(case: Case) -> Dict[str, Any]:
         "platform": _platform_name(case.platform),
         "when_happened": case.when_happened,
         "still_online": case.still_online,
-        "relation": RELATIONS.get(case.perpetrator_relation or ""),
+        "relation": content.labels("perpetrator_relations").get(case.perpetrator_relation or ""),
         "urls": list(case.urls or []),
         "evidence": evidence,
         "timeline": timeline,

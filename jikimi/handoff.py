@@ -42,7 +42,7 @@ from sqlalchemy import text as sa_text
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from jikimi import sms
+from jikimi import content, reading, sms
 from jikimi.db import (
     ACTIVE_HANDOFF_STATES,
     Case,
@@ -444,30 +444,24 @@ def known_platform(platform: Optional[str]) -> Optional[str]:
 
 
 # What the crisis dialogue may tell the counsellor (categories, never the
-# student's words): the answer to "are you safe?" and the kind of place.
-CRISIS_NOTES = {
-    "unsafe": "안전하지 않다고 답함",
-    "safe": "안전한 곳에 있다고 답함",
-    # Said after the crisis reply that it was not meant that way; still a person to reach.
-    "clarified": "죽고 싶다는 뜻은 아니었다고 답함",
-}
+# student's words): the answer to "are you safe?" (its note in content/labels.yml
+# `crisis_notes`) and the kind of place.
+CRISIS_STATUSES = ("unsafe", "safe", "clarified")
 
 
 def crisis_update(
     settings: Settings, sender_id: str, status: str, place: Optional[str] = None
 ) -> bool:
     """Tells the counsellor of the conversation's active handoff what the
-    student answered to the safety question (`CRISIS_NOTES`, and a place
+    student answered to the safety question (`CRISIS_STATUSES`, and a place
     category from jikimi.reading). False when no handoff is active."""
-    if status not in CRISIS_NOTES:
-        raise ValueError(f"status must be one of {', '.join(CRISIS_NOTES)}, not {status!r}.")
-    note = CRISIS_NOTES[status]
+    if status not in CRISIS_STATUSES:
+        raise ValueError(f"status must be one of {', '.join(CRISIS_STATUSES)}, not {status!r}.")
+    note = content.labels("crisis_notes")[status]
     if place:
-        from jikimi import reading
-
         if place not in reading.DANGER_PLACE_NAMES:
             raise ValueError(f"unknown place category {place!r}")
-        note += f" · 장소: {place}"
+        note += content.label("counsellor", "place", place=place)
     with session_scope(settings) as session:
         handoff = _active_for(session, sender_id)
         if handoff is None:

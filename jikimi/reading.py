@@ -18,6 +18,8 @@ import re
 import unicodedata
 from typing import Iterable, Optional, Tuple
 
+from jikimi import content, quiz_answers
+
 YES, NO = "yes", "no"
 # The platform entity's categories (../shared/nlu-contract.md).
 PLATFORMS = (
@@ -546,7 +548,7 @@ def delete_answer(text: Optional[str]) -> Tuple[Optional[str], bool]:
 # --- answers to the forms' questions ------------------------------------------------
 # The report form's words live in content/report.yml (`answers`, `skip_words`,
 # `stop_words`, `done_words`); the quiz's answers are read by
-# jikimi.content.parse_answer. The context policy asks these too, to tell an
+# jikimi.quiz_answers.parse_answer. The context policy asks these too, to tell an
 # answer from an interruption before the form runs.
 
 _URL = re.compile(r"(?:https?://|www\.|t\.me/)[^\s<>\"']+", re.I)
@@ -558,8 +560,6 @@ _TRAILING = re.compile(r"[.!?~,ㅎㅋㅠㅜ^]+$")
 
 
 def _report() -> dict:
-    from jikimi import content
-
     return content.read_yaml("report.yml")
 
 
@@ -695,14 +695,12 @@ def extract_links(text: Optional[str]) -> list:
 
 def quiz_answer(slots: dict, text: Optional[str]) -> Optional[int]:
     """The choice a quiz answer means for the question being asked, or None."""
-    from jikimi import content
-
     ids = slots.get("quiz_ids") or []
     index = int(slots.get("quiz_index") or 0)
     if index >= len(ids):
         return None
     question = {q.id: q for q in content.quiz_questions()}.get(ids[index])
-    return None if question is None else content.parse_answer(question, text or "")
+    return None if question is None else quiz_answers.parse_answer(question, text or "")
 
 
 # "신고할래", "신고 기록 남길래", "신고 이어서 할래": the victim wants the report

@@ -1,6 +1,6 @@
 """Content layer: every lesson, template and quiz question renders; every statement
 cites a sourced fact; lessons read as chat (short turns, buttons to contract intents);
-the quiz and parse_answer understand how students actually answer."""
+the quiz and quiz_answers.parse_answer understand how students actually answer."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jikimi import content
+from jikimi import content, quiz_answers
 from jikimi.content import Button, Question, Reply
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -602,12 +602,12 @@ def cases(table: dict) -> list[tuple[str, int | None]]:
 
 @pytest.mark.parametrize("text,expected", cases(CHOICE_ANSWERS))
 def test_parse_choice_answers(text, expected):
-    assert content.parse_answer(CHOICE, text) == expected
+    assert quiz_answers.parse_answer(CHOICE, text) == expected
 
 
 @pytest.mark.parametrize("text,expected", cases(OX_ANSWERS))
 def test_parse_ox_answers(text, expected):
-    assert content.parse_answer(OX, text) == expected
+    assert quiz_answers.parse_answer(OX, text) == expected
 
 
 ALL_QUESTIONS = [CHOICE, OX, *content.quiz_questions()]
@@ -616,7 +616,7 @@ ALL_QUESTIONS = [CHOICE, OX, *content.quiz_questions()]
 @settings(max_examples=300, deadline=None)
 @given(text=st.text(), question=st.sampled_from(ALL_QUESTIONS))
 def test_parse_answer_never_raises(text, question):
-    result = content.parse_answer(question, text)
+    result = quiz_answers.parse_answer(question, text)
     assert result is None or 0 <= result < len(question.choices)
 
 
@@ -632,12 +632,12 @@ ANSWER_LIKE = '0123456789①②③④번째첫두세네하나둘셋넷ㅇㄴoOxX
     question=st.sampled_from([CHOICE, OX]),
 )
 def test_parse_answer_never_raises_on_answer_like_text(text, question):
-    result = content.parse_answer(question, text)
+    result = quiz_answers.parse_answer(question, text)
     assert result is None or 0 <= result < len(question.choices)
 
 
 def test_parse_answer_on_every_bank_question_accepts_its_own_choices():
     for q in content.quiz_questions():
         for index, choice in enumerate(q.choices):
-            assert content.parse_answer(q, choice) == index, (q.id, choice)
-            assert content.parse_answer(q, f"{index + 1}번") == index, q.id
+            assert quiz_answers.parse_answer(q, choice) == index, (q.id, choice)
+            assert quiz_answers.parse_answer(q, f"{index + 1}번") == index, q.id

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from jikimi import handoff, sms
+from jikimi import content, handoff, sms
 from jikimi.db import (
     CODE_PATTERN,
     Case,
@@ -641,6 +641,6 @@ def test_a_crisis_update_reaches_the_counsellor_once_and_a_few_at_most(db, setti
     handoff.crisis_update(settings, STUDENT, "safe")
     updates = [b for b in bodies(db, KIM) if "위기 대화" in b]
     assert updates == [
-        sms.text("crisis_update", code=code, note=handoff.CRISIS_NOTES["unsafe"]),
-        sms.text("crisis_update", code=code, note=handoff.CRISIS_NOTES["safe"]),
+        sms.text("crisis_update", code=code, note=content.labels("crisis_notes")["unsafe"]),
+        sms.text("crisis_update", code=code, note=content.labels("crisis_notes")["safe"]),
     ]
