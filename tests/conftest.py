@@ -12,6 +12,9 @@ os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "jikimi.tar.gz"
+DATA = ROOT / "tests" / "data"
+# ../shared (the team's shared documents) may be missing from a clone: tests read
+# their copies in tests/data; test_wording.py checks the copies while it exists.
 SHARED = ROOT.parent / "shared"
 
 

@@ -1,4 +1,4 @@
-"""Training data against the NLU contract (../shared/nlu-contract.md)."""
+"""Training data against the NLU contract (../shared/nlu-contract.md, copied to tests/data)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import yaml
 
 from jikimi.settings import ROOT
 
-SHARED = ROOT.parent / "shared"
+# A copy of ../shared/nlu-contract.md (checked against it in tests/unit/test_wording.py).
+NLU_CONTRACT = ROOT / "tests" / "data" / "nlu-contract.md"
 
 CANONICAL_PLATFORMS = {
     "telegram", "instagram", "kakaotalk", "discord", "x", "tiktok",
@@ -23,7 +24,7 @@ CONFUSABLE = {
 
 
 def contract_intents():
-    text = (SHARED / "nlu-contract.md").read_text()
+    text = NLU_CONTRACT.read_text()
     names = re.findall(r"^\| ([a-z_]+) \|", text, flags=re.M)
     return [name for name in names if name != "intent"]  # the table's header
 

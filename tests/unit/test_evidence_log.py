@@ -26,7 +26,8 @@ from tests.processes import free_port, serve
 from tests.unit.test_db import Db
 
 ROOT = Path(__file__).resolve().parents[2]
-FACTS_KO = ROOT.parent / "shared" / "facts-ko.md"
+# A copy of ../shared/facts-ko.md (checked against it in test_wording.py).
+FACTS_KO = ROOT / "tests" / "data" / "facts-ko.md"
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 CAPTURED = datetime(2025, 3, 1, 12, 30, tzinfo=timezone.utc)  # 21:30 in Korea
 
@@ -242,7 +243,6 @@ def test_a_deleted_case_has_no_page(db):
         evidence_log.render(db.settings, code)
 
 
-@pytest.mark.skipif(not FACTS_KO.exists(), reason="needs ../shared/facts-ko.md")
 def test_every_number_the_page_states_is_in_facts_ko(sqlite_db):
     """As tests/unit/test_content.py checks for chat text: numbers come from facts-ko.md.
     The case's own values (code, times) and the algorithm's name are not facts."""
