@@ -44,6 +44,7 @@ import contextlib
 import contextvars
 import copy
 import functools
+import importlib.resources
 import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
@@ -55,7 +56,7 @@ from typing import Any
 import jinja2
 import yaml
 
-CONTENT_DIR = Path(__file__).resolve().parent.parent / "content"
+CONTENT_PACKAGE = "jikimi_content"
 
 ROLES = ("student", "teacher", "parent")
 # "더 알려줘" is an affirmation of the lesson just given: the bot's rules map
@@ -107,9 +108,17 @@ class Question:
 
 
 @functools.cache
+def content_dir() -> Path:
+    """content/: the package `jikimi_content` (the folder in a checkout or an
+    editable install, package data in any other install). Every module finds
+    content/ through this."""
+    return Path(str(importlib.resources.files(CONTENT_PACKAGE)))
+
+
+@functools.cache
 def read_yaml(relative: str) -> Any:
     """A content file, parsed once per process (callers copy before changing it)."""
-    with open(CONTENT_DIR / relative, encoding="utf-8") as handle:
+    with open(content_dir() / relative, encoding="utf-8") as handle:
         return yaml.safe_load(handle)
 
 
@@ -265,7 +274,7 @@ def environment(kind: str) -> jinja2.Environment:
     strict = jinja2.StrictUndefined
     if kind == "chat":
         env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(str(CONTENT_DIR)),
+            loader=jinja2.FileSystemLoader(str(content_dir())),
             undefined=strict,
             autoescape=False,  # chat text, never HTML
             trim_blocks=True,
@@ -277,7 +286,7 @@ def environment(kind: str) -> jinja2.Environment:
         env = jinja2.Environment(undefined=strict, autoescape=False)
     elif kind == "html":
         env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(str(CONTENT_DIR)),
+            loader=jinja2.FileSystemLoader(str(content_dir())),
             autoescape=True,  # HTML: every case value is escaped
             undefined=strict,
             trim_blocks=True,
@@ -519,7 +528,7 @@ def source_notes(fact_ids: Iterable[str]) -> list[Reply]:
 @functools.cache
 def lesson_topics() -> tuple[str, ...]:
     """Intents that have a lesson (one file each under content/lessons/)."""
-    return tuple(sorted(p.stem for p in (CONTENT_DIR / "lessons").glob("*.yml")))
+    return tuple(sorted(p.stem for p in (content_dir() / "lessons").glob("*.yml")))
 
 
 @functools.cache

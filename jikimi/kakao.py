@@ -44,18 +44,14 @@ never travel in the event API call itself.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 from urllib.parse import quote, urlsplit
-
-import yaml
 
 from jikimi import content, sms
 from jikimi.settings import Settings
@@ -63,7 +59,6 @@ from jikimi.sms import SendError, connection_refused, split_sms
 
 logger = logging.getLogger(__name__)
 
-CONTENT_FILE = Path(__file__).resolve().parent.parent / "content" / "kakao.yml"
 
 CHANNEL = "kakao"
 # Open Builder waits 5 s for a skill ("skill timeout: 5sec", callback guide).
@@ -106,10 +101,8 @@ _MEDIA_HOSTS = ("talk.kakaocdn.net", "k.kakaocdn.net", "dn-m.talk.kakao.com", "d
 # --- texts -----------------------------------------------------------------------
 
 
-@functools.cache
 def _texts() -> dict:
-    with open(CONTENT_FILE, encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
+    return content.read_yaml("kakao.yml")
 
 
 def text(name: str, **context: Any) -> str:

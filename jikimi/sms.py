@@ -19,7 +19,6 @@ Everything here blocks; async code calls it in a thread.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import os
@@ -31,14 +30,11 @@ from pathlib import Path
 from typing import Any, List, Optional, TextIO
 from urllib.parse import urlsplit, urlunsplit
 
-import yaml
-
 from jikimi import content
 from jikimi.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-CONTENT_FILE = Path(__file__).resolve().parent.parent / "content" / "sms.yml"
 
 # Twilio advises keeping a message under 320 characters for deliverability; a
 # Korean (UCS-2) SMS of that length arrives as one message of 5 segments.
@@ -55,10 +51,8 @@ CLOCK_SKEW = timedelta(minutes=2)
 # --- texts ---------------------------------------------------------------------
 
 
-@functools.cache
 def _texts() -> dict:
-    with open(CONTENT_FILE, encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
+    return content.read_yaml("sms.yml")
 
 
 def text(name: str, **context: Any) -> str:

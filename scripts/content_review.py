@@ -410,7 +410,7 @@ def sms_entries() -> List[Entry]:
     from jikimi import sms
 
     entries = []
-    raw = yaml.safe_load(sms.CONTENT_FILE.read_text("utf-8"))
+    raw = yaml.safe_load((content.content_dir() / "sms.yml").read_text("utf-8"))
     for name, value in raw.items():
         if isinstance(value, str):
             for context in _sms_contexts(value):
@@ -428,7 +428,7 @@ def sms_entries() -> List[Entry]:
 def kakao_entries() -> List[Entry]:
     """content/kakao.yml, the KakaoTalk channel's own texts (the rest are the SMS ones)."""
 
-    path = content.CONTENT_DIR / "kakao.yml"
+    path = content.content_dir() / "kakao.yml"
     if not path.exists():
         return []
     entries = []

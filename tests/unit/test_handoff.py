@@ -449,7 +449,7 @@ COUNSELLOR_TEXTS = (
 
 
 def _offers():
-    labels = yaml.safe_load(sms.CONTENT_FILE.read_text("utf-8"))
+    labels = yaml.safe_load((content.content_dir() / "sms.yml").read_text("utf-8"))
     for reason, age, platform, channel, urgent, escalated, case in itertools.product(
         handoff.REASONS,
         [*handoff.AGE_GROUPS, None],
@@ -486,7 +486,7 @@ def test_every_counsellor_sms_fits_two_segments(name):
 
 def test_numbers_in_sms_texts_come_from_facts_ko():
     facts_ko = FACTS_KO.read_text("utf-8")
-    raw = yaml.safe_load(sms.CONTENT_FILE.read_text("utf-8"))
+    raw = yaml.safe_load((content.content_dir() / "sms.yml").read_text("utf-8"))
     texts = [value for value in raw.values() if isinstance(value, str)]
     for text in texts:
         for number in re.findall(r"\d{3,}", text):

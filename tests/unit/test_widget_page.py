@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 import yaml
 
 from jikimi import content
 from jikimi.desk.widget import link_domains, page_headers, render_embed, render_page
-from jikimi.settings import load_settings
+from jikimi.settings import ROOT, load_settings
 
 
 @pytest.fixture
@@ -20,7 +19,7 @@ def settings(tmp_path):
 
 
 def test_link_domains_are_exactly_the_services_in_resources_yml():
-    entries = yaml.safe_load((content.CONTENT_DIR / "resources.yml").read_text())
+    entries = yaml.safe_load((content.content_dir() / "resources.yml").read_text())
     urls = [entry["url"] for entry in entries if entry["url"]]
     domains = link_domains()
     assert domains and len(domains) == len(set(domains))
@@ -62,7 +61,7 @@ def test_the_evidence_log_links_of_this_desk_are_the_only_other_links(tmp_path):
     link = evidence_log.make_link(settings, "JK-ABC234")
     assert link.startswith(config["evidenceBase"])
     assert re.fullmatch(r"[A-Za-z0-9_-]+", link.removeprefix(config["evidenceBase"]))
-    script = (Path(content.CONTENT_DIR).parent / "jikimi/desk/static/widget.js").read_text()
+    script = (ROOT / "jikimi/desk/static/widget.js").read_text()
     assert "config.evidenceBase" in script and "isEvidenceLink(candidate)" in script
 
 
