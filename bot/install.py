@@ -8,7 +8,7 @@ those assumptions may silently be wrong, so `install()` refuses to run there
 What is changed, and when:
 
 - Process-wide, once, before a model loads (`install()`): the three speed-ups
-  of jikimi/speedups.py (Rasa's action answer validator, DIET's build step at
+  of bot/speedups.py (Rasa's action answer validator, DIET's build step at
   load, the event type lookup).
 - On the loaded agent, once Rasa has it (`install(blueprint)` registers an
   after_server_start listener): a failing tracker store is reported, never
@@ -38,8 +38,7 @@ from typing import Any, Optional, Text
 import rasa
 from sanic import Blueprint, Sanic
 
-from bot import outage, safe_failure
-from jikimi import speedups
+from bot import outage, safe_failure, speedups
 from jikimi.settings import Settings, load_settings
 
 logger = logging.getLogger(__name__)

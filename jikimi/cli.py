@@ -43,7 +43,7 @@ def endpoints_config(settings: Settings) -> Dict:
         # Ours encrypts every event with JIKIMI_SECRET_KEY, read from the
         # settings by the store itself: the key is not written to this file.
         "tracker_store": {
-            "type": "jikimi.tracker_store.EncryptedSQLTrackerStore",
+            "type": "bot.tracker_store.EncryptedSQLTrackerStore",
             "url": settings.tracker_store_url,
         },
     }
@@ -56,7 +56,7 @@ def endpoints_config(settings: Settings) -> Dict:
         lock_store = {
             # Rasa's RedisLockStore, with every change to a lock made atomic:
             # the stock one lets two instances serve one conversation at once.
-            "type": "jikimi.lock_store.AtomicRedisLockStore",
+            "type": "bot.lock_store.AtomicRedisLockStore",
             "url": url.hostname or "localhost",
             "port": url.port or 6379,
             "db": int(url.path.lstrip("/") or 0),
@@ -204,8 +204,8 @@ def purge(settings: Settings, days: Optional[int]) -> int:
 
 def reencrypt(settings: Settings) -> int:
     """`jikimi db reencrypt`: the key rotation step (README "Rotating the key")."""
+    from bot.tracker_store import reencrypt_trackers
     from jikimi.db import reencrypt_all, session_scope
-    from jikimi.tracker_store import reencrypt_trackers
 
     with session_scope(settings) as session:
         rows = reencrypt_all(session)

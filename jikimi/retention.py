@@ -89,7 +89,7 @@ def purge(settings: Settings, days: int, now: Optional[datetime] = None) -> Dict
             .execution_options(synchronize_session=False)
         ).rowcount
     # Imported here: it loads Rasa, which the desk (close_inactive_cases) does not need.
-    from jikimi.tracker_store import purge_trackers
+    from bot.tracker_store import purge_trackers
 
     counts["tracker_events"] = purge_trackers(
         settings.tracker_store_url, now - timedelta(days=days)

@@ -319,7 +319,7 @@ def start_stack(exits: ExitStack, tmp: Path, args) -> Stack:
 BASELINE_RASA = """
 import sys
 import jikimi.cli as cli
-import jikimi.speedups as speedups
+import bot.speedups as speedups
 speedups.install = lambda: None
 for name in ("TF_INTRA_OP_PARALLELISM_THREADS", "TF_INTER_OP_PARALLELISM_THREADS"):
     cli.PROCESS_ENV.pop(name, None)
@@ -504,7 +504,7 @@ MODEL_LOAD_CODE = """
 import json, sys, time
 began = time.perf_counter()
 if sys.argv[1] == "speedups":
-    from jikimi import speedups
+    from bot import speedups
     speedups.install()
 from rasa.core.agent import Agent
 imported = time.perf_counter()
@@ -516,7 +516,7 @@ print(json.dumps({"imports_s": round(imported - began, 1), "load_s": round(loade
 
 def model_load_time(env: Dict[str, str]) -> Dict:
     """Imports and Agent.load, timed in a fresh process (nothing cached in it): as
-    `jikimi serve rasa` loads (with jikimi/speedups.py), and as stock Rasa does."""
+    `jikimi serve rasa` loads (with bot/speedups.py), and as stock Rasa does."""
     timings = {}
     for mode in ("speedups", "stock"):
         out = subprocess.run(
@@ -586,10 +586,10 @@ def profile_replies(stack: Stack, rounds: int, cprofile: Optional[Path] = None) 
     from rasa.utils.common import configure_logging_and_warnings
     from rasa.utils.log_utils import configure_structlog
 
-    from jikimi import speedups
+    from bot import speedups
+    from bot.tracker_store import EncryptedSQLTrackerStore
     from jikimi.cli import write_endpoints
     from jikimi.settings import load_settings
-    from jikimi.tracker_store import EncryptedSQLTrackerStore
 
     configure_logging_and_warnings(logging.WARNING)
     configure_structlog(logging.WARNING)
@@ -805,7 +805,7 @@ def main() -> int:
     parser.add_argument("--nlu-count", type=int, default=200)
     parser.add_argument("--sqlite", action="store_true", help="SQLite and no Redis")
     parser.add_argument("--baseline", action="store_true",
-                        help="Rasa without jikimi/speedups.py and the TensorFlow thread settings")
+                        help="Rasa without bot/speedups.py and the TensorFlow thread settings")
     parser.add_argument(
         "--rasa-instances", type=int, default=os.cpu_count() or 1,
         help="Rasa servers sharing the database, lock store and action server "

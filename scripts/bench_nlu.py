@@ -189,7 +189,7 @@ class Model:
     def __init__(self, path: str) -> None:
         from rasa.core.agent import Agent
 
-        from jikimi import speedups
+        from bot import speedups
 
         speedups.install()  # eager build step at load: same predictions, faster
         started = time.perf_counter()

@@ -82,8 +82,8 @@ def test_report_is_saved_encrypted_then_deleted(stack):
     tracker = stack.tracker(sender)
     assert not any(DESCRIPTION in str(e) for e in tracker["events"])
     # The stored conversation starts again at the deletion: no message is left.
+    from bot.tracker_store import sender_key
     from jikimi.db import Keyring
-    from jikimi.tracker_store import sender_key
 
     key = sender_key(Keyring(stack.settings.secret_key), sender)
     assert count(stack, "events", f"WHERE sender_id = '{key}'") > 0

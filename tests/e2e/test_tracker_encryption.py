@@ -10,8 +10,8 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
+from bot.tracker_store import sender_key
 from jikimi.db import Keyring
-from jikimi.tracker_store import sender_key
 
 # Distinctive, so that finding any piece of it in the file means plain text.
 PIECES = ("보라색고양이가", "qz8canary", "010-2468-1357", "t.me/qz8canary_room")

@@ -1,4 +1,4 @@
-"""The Redis lock store several Rasa instances share (jikimi/lock_store.py), on
+"""The Redis lock store several Rasa instances share (bot/lock_store.py), on
 the real Redis at 127.0.0.1:6379 (JIKIMI_TEST_REDIS_URL; database
 JIKIMI_TEST_REDIS_DB, default 11). Each "instance" is a store of its own with
 its own connection, in a thread of its own."""
@@ -15,7 +15,7 @@ import pytest
 from rasa.core.lock_store import LockStore
 from rasa.utils.endpoints import EndpointConfig
 
-from jikimi.lock_store import AtomicRedisLockStore
+from bot.lock_store import AtomicRedisLockStore
 
 REDIS_URL = os.environ.get("JIKIMI_TEST_REDIS_URL", "redis://127.0.0.1:6379")
 REDIS_DB = int(os.environ.get("JIKIMI_TEST_REDIS_DB", "11"))
@@ -43,7 +43,7 @@ def conversation():
 def test_rasa_builds_it_from_the_endpoints_file_entry():
     store = LockStore.create(
         EndpointConfig(
-            url="127.0.0.1", type="jikimi.lock_store.AtomicRedisLockStore", port=6379, db=3
+            url="127.0.0.1", type="bot.lock_store.AtomicRedisLockStore", port=6379, db=3
         )
     )
     assert isinstance(store, AtomicRedisLockStore)

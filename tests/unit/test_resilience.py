@@ -1,6 +1,6 @@
 """Issue 15 pieces tested alone: widget conversation tokens (jikimi/sessions.py),
 the tracker store that fails loudly (bot/outage.py), the sealed socket.io queue
-(jikimi/socketio_queue.py), the lock store without Redis (jikimi/lock_store.py),
+(jikimi/socketio_queue.py), the lock store without Redis (bot/lock_store.py),
 warnings through the log redaction (jikimi/logs.py), private SQLite files and
 the Redis settings in Rasa's endpoints."""
 
@@ -151,7 +151,7 @@ def closed_port() -> int:
 async def test_with_redis_unreachable_a_conversation_is_locked_in_this_process(caplog):
     import asyncio
 
-    from jikimi.lock_store import AtomicRedisLockStore
+    from bot.lock_store import AtomicRedisLockStore
 
     store = AtomicRedisLockStore(host="127.0.0.1", port=closed_port(), secret_key=KEY)
     order = []
@@ -170,7 +170,7 @@ async def test_with_redis_unreachable_a_conversation_is_locked_in_this_process(c
 
 
 def test_lock_keys_are_keyed_hashes_of_the_conversation():
-    from jikimi.lock_store import AtomicRedisLockStore
+    from bot.lock_store import AtomicRedisLockStore
 
     store = AtomicRedisLockStore(host="127.0.0.1", port=closed_port(), secret_key=KEY)
     key = store.lock_key("ws-abcdefgh-secret")

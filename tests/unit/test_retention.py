@@ -19,11 +19,11 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import read_endpoint_config
 from sqlalchemy import create_engine, text
 
+from bot.tracker_store import purge_trackers
 from jikimi.cli import write_endpoints
 from jikimi.db import Case, sender_hash, session_scope, upgrade
 from jikimi.retention import purge
 from jikimi.settings import Settings, load_settings
-from jikimi.tracker_store import purge_trackers
 from tests.unit.test_db import throwaway_postgres
 
 ROOT = Path(__file__).resolve().parents[2]

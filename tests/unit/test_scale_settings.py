@@ -33,7 +33,7 @@ def test_several_hosts(tmp_path):
     assert spread.rasa_url == "http://rasa.internal:5005"
     endpoints = endpoints_config(spread)
     assert endpoints["action_endpoint"] == {"url": "http://actions.internal:5055/webhook"}
-    assert endpoints["lock_store"]["type"] == "jikimi.lock_store.AtomicRedisLockStore"
+    assert endpoints["lock_store"]["type"] == "bot.lock_store.AtomicRedisLockStore"
     assert endpoints["lock_store"]["url"] == "redis.internal"
     assert spread.socketio_redis_url == "redis://redis.internal:6379/1"
     assert spread.socketio_channel == "jikimi-district-7"

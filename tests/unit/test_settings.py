@@ -94,7 +94,7 @@ def test_redis_password_and_db_are_passed_on(tmp_path):
         root=tmp_path,
     )
     assert endpoints_config(settings)["lock_store"] == {
-        "type": "jikimi.lock_store.AtomicRedisLockStore",
+        "type": "bot.lock_store.AtomicRedisLockStore",
         "url": "cache.internal",
         "port": 6380,
         "db": 3,

@@ -1,4 +1,4 @@
-"""jikimi/speedups.py changes how fast Rasa works, never what it does.
+"""bot/speedups.py changes how fast Rasa works, never what it does.
 
 Each replacement is compared with Rasa's own function on the same input. The
 replacements are called directly and Rasa's own are found with `inspect.unwrap`
@@ -20,7 +20,7 @@ from rasa.core.actions.action import RemoteAction
 from rasa.shared.core.events import Event
 from rasa.shared.utils.common import all_subclasses
 
-from jikimi import speedups
+from bot import speedups
 
 ACTION = RemoteAction("action_lesson", None)
 STOCK_VALIDATE = inspect.unwrap(RemoteAction._validate_action_result)
@@ -82,7 +82,7 @@ def test_event_classes_are_found_as_before():
 LOAD_AND_PARSE = """
 import asyncio, json, sys
 if sys.argv[1] == "speedups":
-    from jikimi import speedups
+    from bot import speedups
     speedups.install()
 from rasa.core.agent import Agent
 agent = Agent.load(sys.argv[2])

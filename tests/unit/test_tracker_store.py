@@ -27,13 +27,13 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig, read_endpoint_config
 from sqlalchemy import create_engine, text
 
-from jikimi.db import DecryptionError, Keyring
-from jikimi.tracker_store import (
+from bot.tracker_store import (
     EncryptedSQLTrackerStore,
     delete_tracker,
     reencrypt_trackers,
     sender_key,
 )
+from jikimi.db import DecryptionError, Keyring
 from tests.unit.test_db import Db
 
 DOMAIN = Domain.from_yaml(
@@ -354,7 +354,7 @@ def test_a_store_that_cannot_load_fails_instead_of_keeping_conversations_in_memo
     # Rasa replaces a custom store that raises ImportError with an in-memory one.
     config = EndpointConfig(
         url="mysql://nobody@127.0.0.1:1/none",
-        type="jikimi.tracker_store.EncryptedSQLTrackerStore",
+        type="bot.tracker_store.EncryptedSQLTrackerStore",
         secret_key=fernet_key(),
     )
     with pytest.raises(RuntimeError, match="encrypted tracker store could not start"):

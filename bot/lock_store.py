@@ -31,7 +31,7 @@ Two more things the stock store does not do (issue 15):
 - Keys say nothing. A lock's key and its stored value carry a keyed hash of
   the conversation id (`JIKIMI_SECRET_KEY`'s hash key), not the id.
 
-Named in the endpoints file as `lock_store: {type: jikimi.lock_store.AtomicRedisLockStore,
+Named in the endpoints file as `lock_store: {type: bot.lock_store.AtomicRedisLockStore,
 url: <host>, port: ..., db: ..., use_ssl: ..., password: ...}` (jikimi/cli.py
 writes it from JIKIMI_LOCK_STORE_URL).
 """

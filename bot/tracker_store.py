@@ -91,7 +91,7 @@ class EncryptedSQLTrackerStore(SQLTrackerStore):
     """`SQLTrackerStore` with event data encrypted and sender ids hashed (see module).
 
     Named in the endpoints file as
-    `tracker_store: {type: jikimi.tracker_store.EncryptedSQLTrackerStore, url: <SQLAlchemy URL>}`;
+    `tracker_store: {type: bot.tracker_store.EncryptedSQLTrackerStore, url: <SQLAlchemy URL>}`;
     `secret_key` may be given there too, else `JIKIMI_SECRET_KEY` (settings) is used.
     """
 
