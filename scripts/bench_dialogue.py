@@ -22,8 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.conversations import runner  # noqa: E402
-from tests.processes import MODEL  # noqa: E402
+from tests.support import scenario_runner as runner  # noqa: E402
+from tests.support.processes import MODEL  # noqa: E402
 from tests.support.stack import running_stack  # noqa: E402
 
 

@@ -2,7 +2,7 @@
 
 Starts the real stack (`jikimi run`: Rasa server, action server, desk service)
 on free ports with its own database, twilio's client pointed at the fake Twilio
-of tests/fake_twilio.py, and one counsellor on call. Then, 50 times (`--runs`):
+of tests/support/fake_twilio.py, and one counsellor on call. Then, 50 times (`--runs`):
 
 1. a new student texts "상담 선생님이랑 얘기하고 싶어요" (a signed inbound webhook);
    measured: until the counsellor's SMS reaches the fake Twilio
@@ -40,8 +40,8 @@ sys.path.insert(0, str(ROOT))
 
 from jikimi.db import CODE_PATTERN, add_counsellor, session_scope  # noqa: E402
 from jikimi.settings import load_settings  # noqa: E402
-from tests.fake_twilio import FakeTwilio  # noqa: E402
-from tests.processes import MODEL, NotUp, stack_env, start_run, stop, urls  # noqa: E402
+from tests.support.fake_twilio import FakeTwilio  # noqa: E402
+from tests.support.processes import MODEL, NotUp, stack_env, start_run, stop, urls  # noqa: E402
 
 RESULTS = ROOT / "bench-results" / "handoff.json"
 COUNSELLOR = "+821090000001"

@@ -4,7 +4,7 @@ Starts the three processes as production does (`jikimi serve rasa|actions|desk`)
 on free loopback ports, on a throwaway PostgreSQL database and a Redis lock
 store when those servers are reachable (else SQLite in a temporary directory
 and Rasa's in-memory lock store), with one counsellor on call and the fake
-Twilio (tests/fake_twilio.py) for the SMS the handoffs cause. Then:
+Twilio (tests/support/fake_twilio.py) for the SMS the handoffs cause. Then:
 
 - cold start: from starting the three processes to the first reply over REST;
 - load: simulated students talk over the REST channel (a new sender id each,
@@ -243,7 +243,7 @@ def start_stack(exits: ExitStack, tmp: Path, args) -> Stack:
 
     from jikimi.db import add_counsellor, dispose_engines, session_scope, upgrade
     from jikimi.settings import load_settings
-    from tests.fake_twilio import FakeTwilio
+    from tests.support.fake_twilio import FakeTwilio
 
     database = None if args.sqlite else postgres_database(exits)
     kind = "PostgreSQL"

@@ -2,7 +2,7 @@
 the real desk service, Rasa server and action server.
 
 Like tests/e2e/conftest.py this starts the real processes on free ports, but one
-by one (`jikimi serve rasa|actions|desk`, the production commands; tests/processes.py)
+by one (`jikimi serve rasa|actions|desk`, the production commands; tests/support/processes.py)
 instead of through `jikimi run`, so a test can stop and restart the Rasa server on its own.
 Nothing is skipped: without Chromium or the model the tests fail and say why.
 """
@@ -20,7 +20,7 @@ from typing import Dict
 import pytest
 import requests
 
-from tests.processes import ROOT, serve, stack_env, tail, urls
+from tests.support.processes import ROOT, serve, stack_env, tail, urls
 
 CHROMIUM = Path(os.environ.get("JIKIMI_CHROMIUM", "/usr/bin/chromium"))
 # The neutral site of quick exit (the default setting); tests answer it locally.

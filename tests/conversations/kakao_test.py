@@ -1,5 +1,5 @@
 """One whole conversation over KakaoTalk, through the real stack
-(tests/kakao_stack.py) and a fake Kakao i Open Builder and event API: a
+(tests/support/kakao_stack.py) and a fake Kakao i Open Builder and event API: a
 student greets the bot, makes a report, is handed to a counsellor who answers
 by SMS, reads the counsellor's words in KakaoTalk, and erases everything.
 
@@ -28,7 +28,7 @@ from jikimi.db import (
     session_scope,
 )
 from jikimi.kakao import SKILL_TIMEOUT_S
-from tests.kakao_stack import kakao_stack
+from tests.support.kakao_stack import kakao_stack
 
 LINK = "https://t.me/+Zx9QkLmN0pQr"
 STORY = "반 친구들이 제 사진으로 합성한 걸 단톡방에 돌려봐요"

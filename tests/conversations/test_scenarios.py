@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conversations import runner
+from tests.support import scenario_runner as runner
 
 pytestmark = pytest.mark.slow
 

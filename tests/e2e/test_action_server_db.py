@@ -11,7 +11,7 @@ import requests
 from sqlalchemy import select
 
 from jikimi.db import Case, session_scope
-from tests.processes import free_port, serve
+from tests.support.processes import free_port, serve
 from tests.unit.test_db import db, postgres_url  # noqa: F401 - fixtures
 
 SLOTS = {

@@ -1,6 +1,6 @@
 """KakaoTalk end to end: the real Rasa server, action server and desk
-(tests/kakao_stack.py) against a fake Kakao i Open Builder and event API
-(tests/fake_kakao.py) and the fake Twilio for counsellors.
+(tests/support/kakao_stack.py) against a fake Kakao i Open Builder and event API
+(tests/support/fake_kakao.py) and the fake Twilio for counsellors.
 
 What a student sees is what the fake shows in their chat: skill responses
 (within Open Builder's 5 seconds, in its format and limits), callback
@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from jikimi import content, kakao, sms
 from jikimi.db import CODE_PATTERN, Handoff, KakaoContact, OutboxMessage, session_scope
-from tests.kakao_stack import kakao_stack
+from tests.support.kakao_stack import kakao_stack
 
 ASK = "상담 선생님이랑 얘기하고 싶어요"
 LESSON = "딥페이크가 뭐야"

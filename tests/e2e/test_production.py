@@ -9,7 +9,7 @@ import pytest
 import requests
 import socketio
 
-from tests.processes import serve, stack_env
+from tests.support.processes import serve, stack_env
 
 WIDGET = "https://widget.jikimi.test"
 EVIL = "https://evil.example"

@@ -18,7 +18,7 @@ import requests
 
 from bot.channels import rate_limited_reply
 from jikimi import content
-from tests.processes import serve, stack_env
+from tests.support.processes import serve, stack_env
 
 APOLOGY = content.message("action_failed").text
 SENDER_LIMIT = 8

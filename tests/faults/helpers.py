@@ -30,8 +30,8 @@ from typing import Dict, List, Optional
 
 import requests
 
-from tests.fake_twilio import FakeTwilio
-from tests.processes import free_port, stack_env, start_run, stop, tail, urls
+from tests.support.fake_twilio import FakeTwilio
+from tests.support.processes import free_port, stack_env, start_run, stop, tail, urls
 
 HANDOFF_TIMEOUT_S = 60
 COUNSELLORS = ("+821090000101", "+821090000102")
@@ -240,7 +240,7 @@ class FaultStack:
 
     def wait_ready(self, timeout: float = 300) -> None:
         """Until all three answer again (after a restart)."""
-        from tests.processes import ready_checks
+        from tests.support.processes import ready_checks
 
         deadline = time.monotonic() + timeout
         pending = dict(ready_checks(self.env))

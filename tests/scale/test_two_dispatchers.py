@@ -24,7 +24,7 @@ from sqlalchemy import create_engine, select, text
 
 from jikimi.db import OutboxMessage, dispose_engines, enqueue, session_scope, utcnow
 from jikimi.settings import load_settings
-from tests.fake_twilio import SERVICE_NUMBER, FakeTwilio
+from tests.support.fake_twilio import SERVICE_NUMBER, FakeTwilio
 
 pytestmark = pytest.mark.slow
 

@@ -29,7 +29,7 @@ from jikimi import content
 from jikimi.db import Handoff, add_counsellor, sender_hash, session_scope
 from jikimi.settings import Settings, load_settings
 from tests.e2e.conftest import report_answers
-from tests.processes import Serving, free_port, serve, stack_env
+from tests.support.processes import Serving, free_port, serve, stack_env
 
 pytestmark = pytest.mark.slow
 

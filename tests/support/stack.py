@@ -13,8 +13,8 @@ from typing import Any, Iterator, List, Optional, Tuple
 
 import requests
 
-from tests.fake_twilio import FakeTwilio
-from tests.processes import MODEL, ROOT, stack_env, start_run, stop, tail, urls
+from tests.support.fake_twilio import FakeTwilio
+from tests.support.processes import MODEL, ROOT, stack_env, start_run, stop, tail, urls
 
 # Short, so that the timeout escalation can be seen; long enough for a test to
 # accept a handoff on a busy machine.

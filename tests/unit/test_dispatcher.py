@@ -1,5 +1,5 @@
 """The outbox dispatcher with twilio's real client against the fake Twilio
-(tests/fake_twilio.py), on SQLite and PostgreSQL: every SMS reaches Twilio
+(tests/support/fake_twilio.py), on SQLite and PostgreSQL: every SMS reaches Twilio
 exactly once through outages, 429s, timeouts and concurrent dispatchers."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from sqlalchemy import select
 from jikimi.db import OutboxMessage, enqueue, utcnow
 from jikimi.dispatcher import AMBIGUOUS, Dispatcher, dispatch_until_idle
 from jikimi.sms import LocalRecorder, TwilioTransport, api_base_http_client, transport_for
-from tests.fake_twilio import FakeTwilio
+from tests.support.fake_twilio import FakeTwilio
 
 PHONE = "+821012345678"
 

@@ -22,7 +22,7 @@ from jikimi import content, evidence_log
 from jikimi.db import Case, EvidenceItem, sender_hash
 from jikimi.desk.evidence import headers
 from jikimi.settings import Settings, load_settings
-from tests.processes import free_port, serve
+from tests.support.processes import free_port, serve
 from tests.unit.test_db import Db
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -17,7 +17,7 @@ from jikimi import kakao
 from jikimi.db import OutboxMessage, enqueue, session_scope, utcnow
 from jikimi.dispatcher import Dispatcher, dispatch_until_idle
 from jikimi.sms import SendError
-from tests.fake_kakao import FakeKakao, check_response
+from tests.support.fake_kakao import FakeKakao, check_response
 
 USER = "bu-" + "a1b2c3d4e5f6"
 
@@ -289,7 +289,7 @@ def test_event_api_errors_say_whether_to_try_again(settings, fake, status, perma
 
 
 def test_an_unreachable_event_api_is_tried_again(settings):
-    from tests.processes import free_port
+    from tests.support.processes import free_port
 
     closed = dataclasses.replace(settings, kakao_api_base=f"http://127.0.0.1:{free_port()}")
     with pytest.raises(SendError) as error:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-from tests.processes import free_port
+from tests.support.processes import free_port
 
 PASSWORD = "test-" + Fernet.generate_key().decode()[:16]
 KEY = Fernet.generate_key().decode()

@@ -37,8 +37,8 @@ from jikimi.db import (
 )
 from jikimi.desk.sms import EMPTY_TWIML
 from jikimi.settings import Settings, load_settings
-from tests.fake_twilio import FakeTwilio
-from tests.processes import ROOT, serve, stack_env, stop, urls
+from tests.support.fake_twilio import FakeTwilio
+from tests.support.processes import ROOT, serve, stack_env, stop, urls
 
 COUNSELLOR, SECOND = "+821011112222", "+821033334444"
 TIMEOUT_S = 3

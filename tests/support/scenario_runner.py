@@ -32,7 +32,8 @@ from sqlalchemy import select
 from jikimi.desk.sms import ERASE
 from jikimi.desk.sms import keyword as desk_keyword
 
-HERE = Path(__file__).resolve().parent
+# The scenarios: tests/conversations/*.yml.
+HERE = Path(__file__).resolve().parents[1] / "conversations"
 MAX_BUBBLE = 300
 # A reply at least this long sent again unchanged in the next turn is a loop.
 LONG_REPLY = 80

@@ -20,7 +20,7 @@ from typing import Callable, Dict, Iterator
 import requests
 from cryptography.fernet import Fernet
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "models" / "jikimi.tar.gz"
 
 

@@ -1,7 +1,7 @@
 """The real stack for the KakaoTalk tests: the Rasa server, the action server and
 the desk started apart (`jikimi serve ...`, as production runs them, so a test
 can freeze the action server to make Rasa slow), pointed at a fake Kakao
-(tests/fake_kakao.py: Open Builder, the event API, callbacks) and a fake
+(tests/support/fake_kakao.py: Open Builder, the event API, callbacks) and a fake
 Twilio (the counsellors' SMS), all on 127.0.0.1, stopped at the end."""
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from typing import Any, Iterator, Optional, Tuple
 
 import requests
 
-from tests.fake_kakao import FakeKakao
-from tests.fake_twilio import FakeTwilio
-from tests.processes import Serving, serve, stack_env, urls
+from tests.support.fake_kakao import FakeKakao
+from tests.support.fake_twilio import FakeTwilio
+from tests.support.processes import Serving, serve, stack_env, urls
 
 COUNSELLORS = ("+821090000011", "+821090000012")
 
