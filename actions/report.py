@@ -25,7 +25,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import channel_of, previous_bot_texts, role_of, run_blocking, send, settings
-from jikimi import cases, content, reading
+from jikimi import cases, content, evidence_log, reading
 
 logger = logging.getLogger(__name__)
 
@@ -481,8 +481,6 @@ class ActionReportEnd(Action):
 def evidence_link(code: Text) -> Optional[Text]:
     """The expiring link to the case's printable evidence log, if it can be made."""
     try:
-        from jikimi import evidence_log
-
         return evidence_log.make_link(settings(), code)
     except Exception:  # noqa: BLE001 - the report is saved; the link is a convenience
         logger.exception("making the evidence log link failed")

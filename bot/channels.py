@@ -77,6 +77,10 @@ from sanic import Blueprint, response
 from sanic.request import Request
 
 from bot import install, outage, safe_failure
+from jikimi import content
+from jikimi.ratelimit import RateLimiter
+from jikimi.sessions import ConversationTokens
+from jikimi.settings import load_settings
 
 logger = logging.getLogger(__name__)
 
@@ -123,8 +127,6 @@ def clean_text(text: Text) -> Text:
 
 
 def _message(name: Text, **context: Any) -> Text:
-    from jikimi import content
-
     return content.message(name, **context).text
 
 
@@ -143,8 +145,6 @@ def unreadable_reply() -> Text:
 @functools.cache
 def _settings():
     """The Rasa process's settings, read on first use (never at import)."""
-    from jikimi.settings import load_settings
-
     return load_settings()
 
 
@@ -156,8 +156,6 @@ def forget_settings() -> None:
 
 @functools.cache
 def _limiter(kind: Text):
-    from jikimi.ratelimit import RateLimiter
-
     settings = _settings()
     limit = {
         "sender": settings.sender_messages_per_minute,
@@ -438,8 +436,6 @@ class _Conversations:
     """Which conversation each socket.io connection speaks in (jikimi/sessions.py)."""
 
     def __init__(self, sio: Any, namespace: Optional[Text]) -> None:
-        from jikimi.sessions import ConversationTokens
-
         self.sio = sio
         self.namespace = namespace
         self.tokens = ConversationTokens(_settings().secret_key)

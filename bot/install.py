@@ -40,6 +40,7 @@ from sanic import Blueprint, Sanic
 
 from bot import outage, safe_failure, speedups
 from jikimi.settings import Settings, load_settings
+from jikimi.socketio_queue import SealedRedisManager
 
 logger = logging.getLogger(__name__)
 
@@ -119,8 +120,6 @@ def share_socketio_through_redis(sio: Any, settings: Settings) -> None:
     of this instance still arrive (the manager emits locally before it publishes)."""
     if not settings.socketio_redis_url:
         return
-    from jikimi.socketio_queue import SealedRedisManager
-
     manager = SealedRedisManager.from_settings(settings)
     manager.set_server(sio)
     sio.manager = manager

@@ -45,6 +45,7 @@ import time
 import unicodedata
 from typing import Any, Dict, Iterable, List, Optional, Set, Text, Tuple
 
+import aiohttp
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, Sanic, response
 from sanic.request import Request
@@ -52,7 +53,8 @@ from sanic.response import HTTPResponse
 
 from bot import install
 from bot.channels import Handler, guard
-from jikimi import kakao
+from jikimi import kakao, sms
+from jikimi.settings import load_settings
 
 logger = logging.getLogger(__name__)
 
@@ -62,8 +64,6 @@ SECRET_HEADER = "X-Jikimi-Kakao-Secret"
 @functools.cache
 def _settings():
     """The Rasa process's settings, read on first use (never at import)."""
-    from jikimi.settings import load_settings
-
     return load_settings()
 
 
@@ -77,8 +77,6 @@ def authorised(given: Optional[str], expected: Optional[str]) -> bool:
 def _counsellor_text(json_message: Any) -> Optional[Text]:
     """A counsellor's words (custom JSON) as the student reads them; None for
     widget-only payloads, which have no KakaoTalk form."""
-    from jikimi import sms
-
     data = json_message.get("data", json_message) if isinstance(json_message, dict) else {}
     said = data.get("text") if isinstance(data, dict) else None
     if not isinstance(said, str) or not said.strip():
@@ -188,8 +186,6 @@ class _Late:
         task.add_done_callback(self._tasks.discard)
 
     async def post(self, url: Text, body: Dict[Text, Any]) -> bool:
-        import aiohttp
-
         if self._http is None:
             self._http = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=kakao.CALLBACK_TIMEOUT_S)

@@ -50,6 +50,8 @@ from rasa.core.lock_store import LOCK_LIFETIME, InMemoryLockStore, LockError, Re
 from rasa.utils.endpoints import EndpointConfig
 
 from bot.install import check_rasa_version
+from jikimi.db.crypto import Keyring
+from jikimi.settings import load_settings
 
 logger = logging.getLogger(__name__)
 
@@ -86,11 +88,7 @@ class AtomicRedisLockStore(RedisLockStore):
         super().__init__(**kwargs)
         self.red.connection_pool.connection_kwargs["socket_connect_timeout"] = CONNECT_TIMEOUT_S
         if secret_key is None:
-            from jikimi.settings import load_settings
-
             secret_key = load_settings().secret_key
-        from jikimi.db.crypto import Keyring
-
         self._keyring = Keyring(secret_key)
         self._local = InMemoryLockStore()
         self._warned_at = -WARN_EVERY_S

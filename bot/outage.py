@@ -28,6 +28,8 @@ import time
 from collections import OrderedDict
 from typing import Any, Dict, List, Optional, Text, Tuple
 
+from jikimi import content
+
 logger = logging.getLogger(__name__)
 
 REPEAT_AFTER_S = 60.0
@@ -114,8 +116,6 @@ def crisis_texts(agent: Any, danger: Text) -> List[Text]:
 async def answer(agent: Any, sender_id: Text, text: Optional[Text], send) -> None:
     """Tells the student that their message could not be handled (module doc);
     `send(text)` is the channel's way to say one bubble."""
-    from jikimi import content
-
     # The same message sent again (the widget retries) is not answered again.
     same = hashlib.sha256((text or "").encode()).hexdigest()[:16]
     danger = await danger_of(agent, text)

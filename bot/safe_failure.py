@@ -36,6 +36,8 @@ from typing import Any, Dict, List, Optional, Text
 import aiohttp
 from rasa.utils.endpoints import ClientResponseError, EndpointConfig
 
+from jikimi import content
+
 logger = logging.getLogger(__name__)
 
 
@@ -66,8 +68,6 @@ def apology_responses() -> List[Dict[Text, Any]]:
         if turn.apologised:
             return []
         turn.apologised = True
-    from jikimi import content
-
     return [{"text": content.message("action_failed").text}]
 
 

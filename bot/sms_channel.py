@@ -40,6 +40,10 @@ from sanic.response import HTTPResponse
 
 from bot import install
 from bot.channels import FAILED, MAX_SENDER_CHARS, Handler, guard
+from jikimi.db import enqueue, session_scope, sms_phone, utcnow
+from jikimi.settings import load_settings
+from jikimi.sms import split_sms
+from jikimi.sms import text as sms_text
 
 logger = logging.getLogger(__name__)
 
@@ -50,16 +54,12 @@ _CHOICE = re.compile(r"\s*([0-9]{1,2})\s*(번)?\s*[.)]?\s*")
 @functools.cache
 def _settings():
     """The Rasa process's settings, read on first use (never at import)."""
-    from jikimi.settings import load_settings
-
     return load_settings()
 
 
 def queue_sms(settings, sender_id: Text, parts: List[Text], phone: Optional[Text]) -> int:
     """Queues `parts` to the phone of `sender_id` (or `phone`, looked up when the
     message arrived); 0 when the conversation has no number (erased)."""
-    from jikimi.db import enqueue, session_scope, sms_phone, utcnow
-
     with session_scope(settings) as session:
         number = phone or sms_phone(session, sender_id)
         if number is None:
@@ -71,8 +71,6 @@ def queue_sms(settings, sender_id: Text, parts: List[Text], phone: Optional[Text
 
 
 def _phone_of(settings, sender_id: Text) -> Optional[Text]:
-    from jikimi.db import session_scope, sms_phone
-
     with session_scope(settings) as session:
         return sms_phone(session, sender_id)
 
@@ -96,9 +94,6 @@ class JikimiSmsOutput(OutputChannel):
         return self._settings or _settings()
 
     async def _queue(self, recipient_id: Text, text: Text) -> None:
-        from jikimi.sms import split_sms
-        from jikimi.sms import text as sms_text
-
         if self._intro:
             self._intro = False
             if text and "챗봇" not in text:
@@ -122,8 +117,6 @@ class JikimiSmsOutput(OutputChannel):
         buttons: List[Dict[Text, Any]],
         **kwargs: Any,
     ) -> None:
-        from jikimi.sms import text as sms_text
-
         lines = [text.strip()] if text and text.strip() else []
         for button in buttons:
             self._numbered += 1
@@ -144,8 +137,6 @@ class JikimiSmsOutput(OutputChannel):
     async def send_custom_json(
         self, recipient_id: Text, json_message: Dict[Text, Any], **kwargs: Any
     ) -> None:
-        from jikimi.sms import text as sms_text
-
         data = json_message.get("data", json_message) if isinstance(json_message, dict) else {}
         said = data.get("text") if isinstance(data, dict) else None
         if not isinstance(said, str) or not said.strip():

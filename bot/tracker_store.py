@@ -54,6 +54,8 @@ from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
 from bot.install import check_rasa_version
 from jikimi.db.crypto import DecryptionError, Keyring
+from jikimi.db.session import create_plain_engine, private_sqlite_file
+from jikimi.settings import load_settings
 
 logger = logging.getLogger(__name__)
 
@@ -110,13 +112,9 @@ class EncryptedSQLTrackerStore(SQLTrackerStore):
         check_rasa_version()  # it overrides Rasa 3.6's private `_retrieve`
         try:
             if secret_key is None:
-                from jikimi.settings import load_settings
-
                 secret_key = load_settings().secret_key
             self._keyring = Keyring(secret_key)
             if host:
-                from jikimi.db.session import private_sqlite_file
-
                 private_sqlite_file(host)  # 0600, as our own engines make it
             super().__init__(domain=domain, host=host, event_broker=event_broker, **kwargs)
             if self.engine.dialect.name != "sqlite":
@@ -257,8 +255,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def _engine(url: Text) -> sa.engine.Engine:
     """An engine for maintenance (rotation, erasure, purge) with the store's SQLite pragmas."""
-    from jikimi.db.session import create_plain_engine
-
     engine = create_plain_engine(url)
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)

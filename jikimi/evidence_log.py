@@ -41,6 +41,7 @@ from markupsafe import Markup
 from sqlalchemy import select
 
 from jikimi import content
+from jikimi.db import session_scope
 from jikimi.db.crypto import Keyring
 from jikimi.db.models import CODE_PATTERN, Case, utcnow
 from jikimi.settings import Settings
@@ -197,8 +198,6 @@ def render(
     now: Optional[datetime] = None,
 ) -> str:
     """The evidence log page of a case as HTML; CaseNotFound if there is none."""
-    from jikimi.db import session_scope
-
     with session_scope(settings) as session:
         case = session.execute(select(Case).where(Case.code == case_code)).scalar_one_or_none()
         if case is None:

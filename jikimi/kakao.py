@@ -53,7 +53,21 @@ from datetime import datetime
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 from urllib.parse import quote, urlsplit
 
-from jikimi import content, sms
+import requests
+from sqlalchemy import delete, select, update
+
+from jikimi import content, handoff, sms
+from jikimi.db import (
+    OutboxMessage,
+    delete_conversation_data,
+    enqueue,
+    kakao_sender_id,
+    kakao_sender_of,
+    kakao_user_key,
+    sender_hash,
+    session_scope,
+    utcnow,
+)
 from jikimi.settings import Settings
 from jikimi.sms import SendError, connection_refused, split_sms
 
@@ -307,22 +321,16 @@ def callback_ack() -> dict:
 
 def sender_for(settings: Settings, user_key: str) -> str:
     """The conversation id of a bot user key (made on its first message)."""
-    from jikimi.db import kakao_sender_id, session_scope, utcnow
-
     with session_scope(settings) as session:
         return kakao_sender_id(session, user_key, utcnow())
 
 
 def known_sender(settings: Settings, user_key: str) -> Optional[str]:
-    from jikimi.db import kakao_sender_of, session_scope
-
     with session_scope(settings) as session:
         return kakao_sender_of(session, user_key)
 
 
 def _enqueue(session, user_key: str, sender_id: str, said: Message, now: datetime) -> None:
-    from jikimi.db import enqueue
-
     body = json.dumps(said, ensure_ascii=False)
     enqueue(session, user_key, body, now, sender_id=sender_id, channel=CHANNEL)
 
@@ -330,8 +338,6 @@ def _enqueue(session, user_key: str, sender_id: str, said: Message, now: datetim
 def queue(settings: Settings, sender_id: str, messages: Sequence[Message]) -> int:
     """Queues messages for a student outside a request (the dispatcher rings
     the event block); 0 when the conversation has no user key (erased)."""
-    from jikimi.db import kakao_user_key, session_scope, utcnow
-
     messages = [m for m in messages if (m.get("text") or "").strip()]
     if not messages:
         return 0
@@ -355,10 +361,6 @@ class Delivery:
 
 
 def _waiting(session, sender_id: str):
-    from sqlalchemy import select
-
-    from jikimi.db import OutboxMessage, sender_hash
-
     return list(
         session.execute(
             select(OutboxMessage)
@@ -387,10 +389,6 @@ def deliver(settings: Settings, sender_id: str, replies: Sequence[Message] = ())
     MAX_OUTPUTS bubbles. What is shown is marked delivered in the same
     transaction; what does not fit stays queued and its event block is rung
     again, so nothing is lost and nothing is shown twice."""
-    from sqlalchemy import update
-
-    from jikimi.db import OutboxMessage, kakao_user_key, session_scope, utcnow
-
     replies = [r for r in replies if (r.get("text") or "").strip() or r.get("buttons")]
     for _ in range(3):
         with session_scope(settings) as session:
@@ -457,10 +455,6 @@ def deliver(settings: Settings, sender_id: str, replies: Sequence[Message] = ())
 def undeliver(settings: Settings, sender_id: str, delivery: Delivery) -> None:
     """A response that never reached Kakao (the callback failed): its waiting
     messages wait again and its replies are queued, each rung by the dispatcher."""
-    from sqlalchemy import update
-
-    from jikimi.db import OutboxMessage, kakao_user_key, session_scope, utcnow
-
     with session_scope(settings) as session:
         now = utcnow()
         if delivery.rows:
@@ -479,9 +473,6 @@ def undeliver(settings: Settings, sender_id: str, delivery: Delivery) -> None:
 def erase(settings: Settings, user_key: str) -> Optional[str]:
     """The student sent "삭제": ends the handoff (its counsellor is told), erases the
     conversation's rows and the user key; returns the erased sender id."""
-    from jikimi import handoff
-    from jikimi.db import delete_conversation_data, kakao_sender_of, session_scope, utcnow
-
     with session_scope(settings) as session:
         sender_id = kakao_sender_of(session, user_key)
         if sender_id is not None:
@@ -493,11 +484,6 @@ def erase(settings: Settings, user_key: str) -> Optional[str]:
 def stop(settings: Settings, user_key: str) -> Optional[str]:
     """The student sent "그만": ends the handoff, drops messages still waiting;
     returns the sender id (None for a user who never wrote)."""
-    from sqlalchemy import delete
-
-    from jikimi import handoff
-    from jikimi.db import OutboxMessage, kakao_sender_of, sender_hash, session_scope, utcnow
-
     with session_scope(settings) as session:
         sender_id = kakao_sender_of(session, user_key)
         if sender_id is not None:
@@ -528,8 +514,6 @@ class KakaoEventTransport:
     name = "kakao"
 
     def __init__(self, settings: Settings, timeout: float = EVENT_TIMEOUT_S) -> None:
-        import requests
-
         if not settings.kakao_enabled:
             raise ValueError("KAKAO_REST_API_KEY and KAKAO_BOT_ID are both needed.")
         # A development channel's bot id ends in "!" (kept as it is).
@@ -540,8 +524,6 @@ class KakaoEventTransport:
         self._http = requests.Session()
 
     def send(self, to: str, body: str) -> str:
-        import requests
-
         payload = {
             "event": {"name": EVENT_NAME, "data": {}},
             "user": [{"type": "botUserKey", "id": to}],

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from typing import Iterable, Optional, Tuple
+from urllib.parse import urlsplit
 
 from jikimi import content, quiz_answers
 
@@ -679,8 +680,6 @@ def report_details(text: Optional[str], platform: Optional[str] = None) -> dict:
 
 def extract_links(text: Optional[str]) -> list:
     """Web links in the text, cleaned of trailing punctuation; others ignored."""
-    from urllib.parse import urlsplit
-
     links = []
     for match in _URL.findall(text or ""):
         link = match.rstrip(".,;:!?)]}'\"")

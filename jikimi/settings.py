@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
+from cryptography.fernet import Fernet
 from dotenv import dotenv_values
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -124,8 +125,6 @@ def _local_secret(var_dir: Path, name: str, make) -> str:
 
 
 def _fernet_key() -> str:
-    from cryptography.fernet import Fernet
-
     return Fernet.generate_key().decode()
 
 

@@ -13,9 +13,23 @@ encrypted; the list shows them masked.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import signal
 import sys
 
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from jikimi.db import (
+    Counsellor,
+    add_counsellor,
+    counsellor_by_phone,
+    normalise_phone,
+    session_scope,
+)
+from jikimi.dispatcher import Dispatcher, dispatch_until_idle, run_forever
 from jikimi.settings import Settings
+from jikimi.sms import mask_phone
 
 
 def add_parsers(sub) -> None:
@@ -41,8 +55,6 @@ def add_parsers(sub) -> None:
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
-    from sqlalchemy.exc import OperationalError, ProgrammingError
-
     try:
         if args.command == "dispatch":
             return _dispatch(settings, args.once)
@@ -61,9 +73,6 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _add(settings: Settings, name: str, phone: str, priority: int) -> int:
-    from jikimi.db import add_counsellor, session_scope
-    from jikimi.sms import mask_phone
-
     if not name.strip():
         print("jikimi: the name must not be empty.", file=sys.stderr)
         return 2
@@ -79,11 +88,6 @@ def _add(settings: Settings, name: str, phone: str, priority: int) -> int:
 
 
 def _list(settings: Settings) -> int:
-    from sqlalchemy import select
-
-    from jikimi.db import Counsellor, session_scope
-    from jikimi.sms import mask_phone
-
     with session_scope(settings) as session:
         rows = [
             (c.id, c.name, mask_phone(c.phone), c.priority, c.active)
@@ -104,8 +108,6 @@ def _list(settings: Settings) -> int:
 
 
 def _find(session, ident: str):
-    from jikimi.db import Counsellor, counsellor_by_phone, normalise_phone
-
     try:
         return counsellor_by_phone(session, normalise_phone(ident))
     except ValueError:
@@ -116,9 +118,6 @@ def _find(session, ident: str):
 
 
 def _set_active(settings: Settings, ident: str, active: bool) -> int:
-    from jikimi.db import session_scope
-    from jikimi.sms import mask_phone
-
     with session_scope(settings) as session:
         counsellor = _find(session, ident)
         if counsellor is None:
@@ -138,11 +137,6 @@ def _set_active(settings: Settings, ident: str, active: bool) -> int:
 
 
 def _dispatch(settings: Settings, once: bool) -> int:
-    import asyncio
-    import signal
-
-    from jikimi.dispatcher import Dispatcher, dispatch_until_idle, run_forever
-
     dispatcher = Dispatcher(settings)
     if dispatcher.transport.name == "local":
         print("Twilio credentials are not all set: SMS are recorded, NOT sent.", file=sys.stderr)

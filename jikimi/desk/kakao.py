@@ -16,6 +16,7 @@ from typing import Any, Dict
 from sanic import Blueprint, Sanic
 
 from jikimi import kakao
+from jikimi.dispatcher import Dispatcher, run_forever
 from jikimi.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -28,8 +29,6 @@ def kakao_blueprint(settings: Settings) -> Blueprint:
 
     @bp.listener("after_server_start")
     async def start(app: Sanic, _loop: Any) -> None:
-        from jikimi.dispatcher import Dispatcher, run_forever
-
         transport = kakao.transport_for(settings)
         if transport.name == "local":
             logger.warning(

@@ -58,7 +58,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Set
 from urllib.parse import parse_qs, quote
+from xml.sax.saxutils import escape
 
+import aiohttp
 from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sqlalchemy import select
@@ -77,6 +79,10 @@ from jikimi.db import (
     sms_sender_id,
     utcnow,
 )
+from jikimi.desk.journal import Journal
+from jikimi.dispatcher import Dispatcher, run_forever
+from jikimi.ratelimit import RateLimiter
+from jikimi.retention import close_inactive_cases
 from jikimi.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -272,9 +278,6 @@ class SmsDesk:
         self._loops: List[asyncio.Task] = []
         self._order: Dict[str, list] = {}
         self._wake: Optional[asyncio.Event] = None
-        from jikimi.desk.journal import Journal
-        from jikimi.ratelimit import RateLimiter
-
         self.journal = Journal(journal_dir(settings), settings.secret_key)
         self._per_number = RateLimiter(settings.sms_per_number_per_minute, window_s=60.0)
         self._slow_down_told = RateLimiter(1, window_s=60.0)
@@ -283,10 +286,6 @@ class SmsDesk:
     # --- lifecycle ---------------------------------------------------------------
 
     async def start(self, app: Sanic, _loop: Any) -> None:
-        import aiohttp
-
-        from jikimi.dispatcher import Dispatcher, run_forever
-
         self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="jikimi-desk")
         self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120))
         self._stop = asyncio.Event()
@@ -429,8 +428,6 @@ class SmsDesk:
     async def _danger(self, body: str) -> Optional[str]:
         """The crisis detector's verdict on `body` through Rasa's /model/parse, if
         Rasa answers quickly (medical, threat, self_harm), else None."""
-        import aiohttp
-
         if not body:
             return None
         try:
@@ -464,8 +461,6 @@ class SmsDesk:
         again later) or REFUSED. Retried a few times only when Rasa surely did
         not act on it: a turn that failed halfway is not run again, so the
         student never hears a line twice."""
-        import aiohttp
-
         for attempt in range(1, RASA_TRIES + 1):
             try:
                 async with self._http.post(url, **kwargs) as answer:
@@ -552,8 +547,6 @@ class SmsDesk:
                     for notice in await self.blocking(handoff.escalate_expired, self.settings):
                         self.spawn(self._tell(notice))
                 if loop.time() - closed_at >= CLOSE_CASES_EVERY_S:
-                    from jikimi.retention import close_inactive_cases
-
                     await self.blocking(close_inactive_cases, self.settings)
                     closed_at = loop.time()
             except SQLAlchemyError as error:
@@ -631,8 +624,6 @@ class _Form(dict):
 def _twiml(messages: Sequence[str] = ()) -> response.HTTPResponse:
     """TwiML: empty (replies go through the outbox), or `messages` sent back to
     the sender by Twilio itself (when the outbox cannot be used)."""
-    from xml.sax.saxutils import escape
-
     if not messages:
         return response.text(EMPTY_TWIML, content_type="text/xml; charset=utf-8")
     body = "".join(f"<Message>{escape(message)}</Message>" for message in messages)
