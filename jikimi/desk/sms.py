@@ -17,11 +17,11 @@ A good one gets 200 with empty TwiML (replies go through the outbox) and:
   dialogue state) and says how to come back or erase.
 
 Rasa is called after the answer to Twilio, in the background, in arrival
-order per conversation: the SMS channel for students' words, and
-`trigger_intent` (`output_channel=latest`) for what the desk must tell a
-conversation (EXTERNAL_handoff_*; see jikimi/handoff.py). A few retries; a
-failure is logged without text, and a counsellor whose words could not be
-delivered is told by SMS.
+order per conversation, through jikimi/desk/rasa_client.py: the SMS channel
+for students' words, and `trigger_intent` (`output_channel=latest`) for what
+the desk must tell a conversation (EXTERNAL_handoff_*; see jikimi/handoff.py).
+A few retries; a failure is logged without text, and a counsellor whose words
+could not be delivered is told by SMS.
 
 Nothing accepted is lost when the database or Rasa is down (issue 15). Twilio
 does not call a webhook again when it fails, so:
@@ -57,7 +57,7 @@ import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Set
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
 
 import aiohttp
@@ -80,6 +80,7 @@ from jikimi.db import (
     utcnow,
 )
 from jikimi.desk.journal import Journal
+from jikimi.desk.rasa_client import DELIVERED, REFUSED, UNAVAILABLE, RasaClient
 from jikimi.dispatcher import Dispatcher, run_forever
 from jikimi.ratelimit import RateLimiter
 from jikimi.retention import close_inactive_cases
@@ -90,14 +91,9 @@ logger = logging.getLogger(__name__)
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 ERASE, STOP = "삭제", "그만"
 _KEYWORD_NOISE = re.compile(r"[\s.!~?ㅠㅜ]+")
-RASA_TRIES = 4
-RASA_RETRY_S = 1.0
 # How often the upkeep loop runs (journal replay, escalation, closing cases).
 UPKEEP_S = 1.0
 CLOSE_CASES_EVERY_S = 3600.0
-PARSE_TIMEOUT_S = 3.0
-# What became of a POST to Rasa (SmsDesk._outcome).
-DELIVERED, UNAVAILABLE, REFUSED = "delivered", "unavailable", "refused"
 
 
 class Unhandled(Exception):
@@ -273,6 +269,7 @@ class SmsDesk:
         self.settings = settings
         self._executor: Optional[ThreadPoolExecutor] = None
         self._http: Any = None
+        self.rasa: Optional[RasaClient] = None
         self._stop: Optional[asyncio.Event] = None
         self._tasks: Set[asyncio.Task] = set()
         self._loops: List[asyncio.Task] = []
@@ -288,6 +285,7 @@ class SmsDesk:
     async def start(self, app: Sanic, _loop: Any) -> None:
         self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="jikimi-desk")
         self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120))
+        self.rasa = RasaClient(self.settings, self._http)
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
         if len(self.journal):
@@ -419,71 +417,20 @@ class SmsDesk:
         (TwiML: no database needed): the crisis reply first when Rasa's NLU
         finds danger, then the outage notice with the hotlines."""
         replies = []
-        danger = await self._danger(body)
+        danger = await self.rasa.danger(body)
         if danger is not None:
             replies.append(sms.text("outage_crisis", danger=danger))
         replies.append(sms.text("outage"))
         return replies
 
-    async def _danger(self, body: str) -> Optional[str]:
-        """The crisis detector's verdict on `body` through Rasa's /model/parse, if
-        Rasa answers quickly (medical, threat, self_harm), else None."""
-        if not body:
-            return None
-        try:
-            async with self._http.post(
-                f"{self.settings.rasa_url}/model/parse",
-                params={"token": self.settings.rasa_token},
-                json={"text": body},
-                timeout=aiohttp.ClientTimeout(total=PARSE_TIMEOUT_S),
-            ) as answer:
-                if answer.status != 200:
-                    return None
-                parsed = await answer.json()
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
-            return None
-        if (parsed.get("intent") or {}).get("name") != "crisis":
-            return None
-        found = {
-            e.get("value") for e in parsed.get("entities") or [] if e.get("entity") == "danger"
-        }
-        return next((kind for kind in ("medical", "threat", "self_harm") if kind in found), None)
-
     # --- Rasa ----------------------------------------------------------------------
-
-    async def _post(self, url: str, *, what: str, **kwargs: Any) -> bool:
-        """POSTs to Rasa; True on 2xx (see `_outcome`)."""
-        return await self._outcome(url, what=what, **kwargs) == DELIVERED
-
-    async def _outcome(self, url: str, *, what: str, **kwargs: Any) -> str:
-        """POSTs to Rasa: DELIVERED (2xx), UNAVAILABLE (no connection, or 502,
-        503, 504 each time: Rasa surely did not act on it, and it may be tried
-        again later) or REFUSED. Retried a few times only when Rasa surely did
-        not act on it: a turn that failed halfway is not run again, so the
-        student never hears a line twice."""
-        for attempt in range(1, RASA_TRIES + 1):
-            try:
-                async with self._http.post(url, **kwargs) as answer:
-                    if 200 <= answer.status < 300:
-                        return DELIVERED
-                    logger.error("Rasa answered %s to %s", answer.status, what)
-                    if answer.status not in (502, 503, 504):
-                        return REFUSED
-            except aiohttp.ClientConnectorError:
-                logger.warning("Rasa unreachable for %s (attempt %s)", what, attempt)
-            except (aiohttp.ClientError, asyncio.TimeoutError) as error:
-                logger.error("Rasa failed on %s: %s", what, type(error).__name__)
-                return REFUSED
-            if attempt < RASA_TRIES:
-                await asyncio.sleep(RASA_RETRY_S * attempt)
-        return UNAVAILABLE
 
     async def _to_rasa(self, sender_id: str, text: str) -> None:
         async with self.in_order(sender_id):
             if await self.blocking(self.journal.holds, sender_id):
                 outcome = UNAVAILABLE  # keep the order: behind what waits
             else:
-                outcome = await self._post_student(sender_id, text)
+                outcome = await self.rasa.student_message(sender_id, text)
             if outcome == UNAVAILABLE:
                 await self.blocking(
                     self.journal.append, {"kind": "rasa", "sender_id": sender_id, "text": text}
@@ -495,41 +442,15 @@ class SmsDesk:
             except SQLAlchemyError:
                 logger.error("The student could not be told that their SMS was not answered.")
 
-    async def _post_student(self, sender_id: str, text: str) -> str:
-        return await self._outcome(
-            f"{self.settings.rasa_url}/webhooks/jikimi_sms/webhook",
-            what="a student's SMS",
-            json={"sender": sender_id, "message": text},
-            headers={"Authorization": f"Bearer {self.settings.rasa_token}"},
-        )
-
-    async def trigger(self, notice: handoff.Notice) -> bool:
-        url = (
-            f"{self.settings.rasa_url}/conversations/"
-            f"{quote(notice.sender_id, safe='')}/trigger_intent"
-        )
-        return await self._post(
-            url,
-            what=notice.intent,
-            params={"output_channel": "latest", "token": self.settings.rasa_token},
-            json={"name": notice.intent, "entities": notice.entities},
-        )
-
     async def _tell(self, notice: handoff.Notice) -> None:
         async with self.in_order(notice.sender_id):
-            told = await self.trigger(notice)
+            told = await self.rasa.trigger(notice)
         if not told and notice.intent == handoff.COUNSELLOR_MESSAGE and notice.code:
             await self.blocking(handoff.relay_failed, self.settings, notice.code)
 
     async def _reset(self, sender_id: str, events: List[Dict[str, str]]) -> None:
         async with self.in_order(sender_id):
-            await self._post(
-                f"{self.settings.rasa_url}/conversations/{quote(sender_id, safe='')}"
-                "/tracker/events",
-                what="ending an SMS conversation",
-                params={"token": self.settings.rasa_token},
-                json=events,
-            )
+            await self.rasa.append_events(sender_id, events)
 
     # --- upkeep: the journal, escalation, closing cases ---------------------------
 
@@ -585,7 +506,7 @@ class SmsDesk:
             elif entry.kind == "rasa":
                 sender_id, text = entry.data["sender_id"], entry.data["text"]
                 async with self.in_order(sender_id):
-                    outcome = await self._post_student(sender_id, text)
+                    outcome = await self.rasa.student_message(sender_id, text)
                 if outcome == UNAVAILABLE:
                     break
                 if outcome == REFUSED:
