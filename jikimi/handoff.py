@@ -30,9 +30,7 @@ and then sees what the winner did.
 from __future__ import annotations
 
 import logging
-import re
 import threading
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Dict, List, Optional, Set
@@ -42,7 +40,7 @@ from sqlalchemy import text as sa_text
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from jikimi import content, reading, sms
+from jikimi import content, counsellor_commands, reading, sms
 from jikimi.db import (
     ACTIVE_HANDOFF_STATES,
     Case,
@@ -57,7 +55,7 @@ from jikimi.db import (
     session_scope,
     utcnow,
 )
-from jikimi.db.models import CODE_ALPHABET, HANDOFF_TRANSITIONS
+from jikimi.db.models import HANDOFF_TRANSITIONS
 from jikimi.sessions import address_tag_of
 from jikimi.settings import Settings
 
@@ -569,28 +567,6 @@ def end_handoff_for_sender(settings: Settings, sender_id: str) -> bool:
 
 # --- the counsellor's side (desk) ----------------------------------------------
 
-_CODE = rf"JK-?[{CODE_ALPHABET}]{{6}}"
-_COMMAND = re.compile(rf"(수락|거절|종료)\s*[:：]?\s*({_CODE})(?![{CODE_ALPHABET}])\s*(.*)", re.S)
-_ADDRESSED = re.compile(rf"[\[(]?({_CODE})(?![{CODE_ALPHABET}])[\])]?\s*[:：]?\s*(.*)", re.S)
-_COMMAND_WORD = re.compile(r"(수락|거절|종료)(?![가-힣])")
-_TRAILING_PUNCTUATION = re.compile(r"^[\s.!~]*$")
-
-
-def _normalise_code(raw: str) -> str:
-    raw = raw.upper().replace("-", "")
-    return f"JK-{raw[2:]}"
-
-
-def _tidy(text: str) -> str:
-    # NFC, not NFKC: the words are relayed as written.
-    return unicodedata.normalize("NFC", text or "").strip()
-
-
-def _upper_codes(text: str) -> str:
-    """Codes typed in lower case ("jk-7f3q2m") read as codes."""
-    return re.sub(r"(?i)\bjk-?[0-9a-z]{6}\b", lambda m: m.group(0).upper(), text)
-
-
 def handle_counsellor_sms(settings: Settings, phone: str, text: str) -> Optional[List[Notice]]:
     """Acts on an SMS from `phone`; None when it is not a registered counsellor's.
 
@@ -599,9 +575,10 @@ def handle_counsellor_sms(settings: Settings, phone: str, text: str) -> Optional
     relayed when the counsellor has exactly one accepted handoff. A code that
     is not this counsellor's is refused; anything unclear gets the commands
     back by SMS. Words after `수락 CODE` are relayed once accepted; after
-    `거절 CODE` they are not (the student need not read a reason).
+    `거절 CODE` they are not (the student need not read a reason). The grammar
+    is jikimi/counsellor_commands.py.
     """
-    body = _upper_codes(_tidy(text))
+    command = counsellor_commands.parse(text)
 
     def work() -> Optional[List[Notice]]:
         now = utcnow()
@@ -609,7 +586,7 @@ def handle_counsellor_sms(settings: Settings, phone: str, text: str) -> Optional
             counsellor = counsellor_by_phone(session, phone)
             if counsellor is None:
                 return None
-            return _counsellor_command(session, counsellor, body, now, settings)
+            return _counsellor_command(session, counsellor, command, now, settings)
 
     return _retrying(work)
 
@@ -617,37 +594,25 @@ def handle_counsellor_sms(settings: Settings, phone: str, text: str) -> Optional
 def _counsellor_command(
     session: Session,
     counsellor: Counsellor,
-    body: str,
+    command: counsellor_commands.Command,
     now: datetime,
     settings: Optional[Settings] = None,
 ) -> List[Notice]:
     reply = _Replier(session, counsellor, now, settings)
-    command = _COMMAND.fullmatch(body)
-    if command:
-        word, code, rest = command.group(1), _normalise_code(command.group(2)), command.group(3)
-        rest = "" if _TRAILING_PUNCTUATION.match(rest) else rest.strip()
-        if word == "종료" and rest:
-            # Words after 종료 could not be relayed: the student's side refuses
-            # a counsellor's words once the handoff is closed.
-            reply.send("help")
-            return []
-        handoff = reply.owned(code)
-        if handoff is None:
-            return []
-        if word == "수락":
-            return _accept(session, handoff, reply, now, rest)
-        if word == "거절":
-            return _decline(session, handoff, reply, now)
-        return _close(session, handoff, reply, now)
-    addressed = _ADDRESSED.fullmatch(body)
-    if addressed and addressed.group(2).strip():
-        handoff = reply.owned(_normalise_code(addressed.group(1)))
-        if handoff is None:
-            return []
-        return _relay(handoff, reply, addressed.group(2).strip())
-    if not body or _COMMAND_WORD.match(body) or addressed:
+    if command.kind == counsellor_commands.HELP:
         reply.send("help")
         return []
+    if command.kind != counsellor_commands.PLAIN:
+        handoff = reply.owned(command.code)
+        if handoff is None:
+            return []
+        if command.kind == counsellor_commands.ACCEPT:
+            return _accept(session, handoff, reply, now, command.text)
+        if command.kind == counsellor_commands.DECLINE:
+            return _decline(session, handoff, reply, now)
+        if command.kind == counsellor_commands.CLOSE:
+            return _close(session, handoff, reply, now)
+        return _relay(handoff, reply, command.text)
     accepted = list(
         session.execute(
             select(Handoff)
@@ -656,7 +621,7 @@ def _counsellor_command(
         ).scalars()
     )
     if len(accepted) == 1:
-        return _relay(accepted[0], reply, body)
+        return _relay(accepted[0], reply, command.text)
     if len(accepted) > 1:
         reply.send("several_active", codes=", ".join(h.code for h in accepted))
         return []
@@ -812,22 +777,3 @@ def _expire_one(settings: Settings, handoff_id: int, cutoff: datetime, now: date
         if successor is None:
             return [Notice(handoff.sender_id, UNAVAILABLE, {}, handoff.code)]
         return [Notice(handoff.sender_id, ESCALATED, {}, successor.code)]
-
-
-# --- SMS students (desk) -------------------------------------------------------
-
-
-def cancel_queued_to(session: Session, sender_id: str, phone: str) -> int:
-    """Drops SMS still queued to this conversation's phone (the student said 그만)."""
-    rows = session.execute(
-        select(OutboxMessage).where(
-            OutboxMessage.sender_hash == sender_hash(session, sender_id),
-            OutboxMessage.status == "queued",
-        )
-    ).scalars()
-    dropped = 0
-    for row in rows:
-        if row.recipient == phone:
-            session.delete(row)
-            dropped += 1
-    return dropped

@@ -46,7 +46,7 @@ from jikimi.db.models import (
     new_code,
     utcnow,
 )
-from jikimi.db.outbox import claim_due, enqueue, mark_failed, mark_sent
+from jikimi.db.outbox import cancel_queued_to, claim_due, enqueue, mark_failed, mark_sent
 from jikimi.db.phone import normalise_phone
 from jikimi.db.privacy import delete_conversation_data, purge_older_than, reencrypt_all
 from jikimi.db.session import dispose_engines, get_engine, get_sessionmaker, session_scope
@@ -68,6 +68,7 @@ __all__ = [
     "OutboxMessage",
     "SmsContact",
     "add_counsellor",
+    "cancel_queued_to",
     "claim_due",
     "counsellor_by_phone",
     "delete_conversation_data",

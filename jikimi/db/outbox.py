@@ -175,3 +175,19 @@ def mark_failed(
         message.next_attempt_at = now + min(backoff * 2 ** (message.attempts - 1), MAX_BACKOFF)
     session.flush()
     return True
+
+
+def cancel_queued_to(session: Session, sender_id: str, phone: str) -> int:
+    """Drops SMS still queued to this conversation's phone (an SMS student said "그만")."""
+    rows = session.execute(
+        select(OutboxMessage).where(
+            OutboxMessage.sender_hash == sender_hash(session, sender_id),
+            OutboxMessage.status == "queued",
+        )
+    ).scalars()
+    dropped = 0
+    for row in rows:
+        if row.recipient == phone:
+            session.delete(row)
+            dropped += 1
+    return dropped

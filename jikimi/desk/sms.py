@@ -70,6 +70,7 @@ from jikimi import handoff, sms
 from jikimi.db import (
     InboundSms,
     SmsContact,
+    cancel_queued_to,
     delete_conversation_data,
     enqueue,
     keyring_for,
@@ -160,7 +161,7 @@ def stop_sms_session(settings: Settings, phone: str) -> Optional[str]:
         sender_id = _sender_id(session, number)
         if sender_id is not None:
             handoff.end_active_handoff(session, sender_id, now)
-            handoff.cancel_queued_to(session, sender_id, number)
+            cancel_queued_to(session, sender_id, number)
         enqueue(session, number, sms.text("session_ended"), now, sender_id=sender_id)
     return sender_id
 
