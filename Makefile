@@ -1,6 +1,7 @@
 # Jikimi: one entry point for people and CI (see README).
 #   make run        install, train if needed, start all three processes
-#   make test       install, train if needed, run every test
+#   make test       install, lint, train if needed, run every test
+#   make lint       ruff check and ruff format --check
 #   make setup      install into .venv only
 #   make train      train into models/ only (skipped when nothing changed)
 #   make bench-nlu  5-fold cross-validation: our pipeline vs stock Rasa
@@ -52,7 +53,7 @@ run: $(MODEL)
 
 # The browser tests (tests/browser) drive Debian's Chromium: install the package
 # when it is missing and apt is there (CI runs as root); a no-op when present.
-test: $(MODEL)
+test: lint $(MODEL)
 	@if ! [ -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then \
 	  echo "Installing Debian's chromium for the browser tests"; \
 	  sudo=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
@@ -84,8 +85,12 @@ bench: $(MODEL)
 content-review: $(STAMP)
 	$(PY) scripts/content_review.py
 
+# ruff (pinned in constraints.txt, a dev extra): lint rules and formatting,
+# as configured in pyproject.toml. `make test` runs it first.
+LINT_DIRS := jikimi bot actions tests scripts
 lint: $(STAMP)
-	$(VENV)/bin/ruff check jikimi bot actions tests scripts
+	$(VENV)/bin/ruff check $(LINT_DIRS)
+	$(VENV)/bin/ruff format --check $(LINT_DIRS)
 
 clean:
 	rm -rf models .rasa results
