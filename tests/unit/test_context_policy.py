@@ -205,7 +205,7 @@ def test_what_a_victim_tells_after_the_support_reply_starts_the_report():
 
 def test_a_teacher_who_mentions_parents_is_still_a_teacher():
     def roles(*parts):
-        return context.role_events(context._turn(tracker(*parts)))
+        return context.role_events(context.turn_of(tracker(*parts)))
 
     teacher = [SlotSet("user_role", "teacher")]
     asks = user("학부모님께도 알려야 하나요?", "ask_privacy")
