@@ -30,8 +30,10 @@ def _topic(tracker: Tracker, role: Text) -> Text:
         return "ask_law"  # "만들어서 퍼뜨리면 어케됨": the law, not a disclosure
     if stance is None and role == "student" and reading.worry(text):
         return "ask_prevention"  # "합성당할까봐 걱정돼": how to protect one's photos
-    if role in ("teacher", "parent") and stance and (
-        topic not in content.lesson_topics() or reading.asks_how_to_help(text)
+    if (
+        role in ("teacher", "parent")
+        and stance
+        and (topic not in content.lesson_topics() or reading.asks_how_to_help(text))
     ):
         # Their follow-up about helping: the lesson for their student's or child's position.
         return ADULT_STANCE_TOPIC.get(stance, "ask_bystander_help")

@@ -151,8 +151,10 @@ class ValidateQuizForm(FormValidationAction):
             return {"quiz_answer": None}
         text = value if isinstance(value, str) else ""
         given = quiz_answers.parse_answer(question, text)
-        dont_know = given is None and reading.is_short(text) and bool(
-            _DONT_KNOW.search(reading.squash(text))
+        dont_know = (
+            given is None
+            and reading.is_short(text)
+            and bool(_DONT_KNOW.search(reading.squash(text)))
         )
         if given is None and not dont_know:
             intent = tracker.latest_message.get("intent") or {}

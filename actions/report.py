@@ -337,9 +337,10 @@ def _said_this_turn(tracker: Tracker, response: Text) -> bool:
     for event in reversed(tracker.events):
         if event.get("event") == "user":
             return False
-        if event.get("event") == "bot" and (event.get("metadata") or {}).get(
-            "utter_action"
-        ) == response:
+        if (
+            event.get("event") == "bot"
+            and (event.get("metadata") or {}).get("utter_action") == response
+        ):
             return True
     return False
 

@@ -533,9 +533,7 @@ class JikimiSocketIOInput(SocketIOInput):
             ):
                 logger.info("Rate limit: a socket.io connection or address sent too much.")
                 if _limiter("notice").allow(("notice", sid)):
-                    await sio.emit(
-                        self.bot_message_evt, {"text": rate_limited_reply()}, room=sid
-                    )
+                    await sio.emit(self.bot_message_evt, {"text": rate_limited_reply()}, room=sid)
                 return {"ok": False, "retry_in": RETRY_LIMITED_S}
             metadata = data.get(self.metadata_key) or {}
             message = UserMessage(

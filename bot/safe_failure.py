@@ -47,9 +47,7 @@ class _Turn:
 
 
 # Set by the channel guard for the duration of one user message.
-_turn: contextvars.ContextVar[Optional[_Turn]] = contextvars.ContextVar(
-    "jikimi_turn", default=None
-)
+_turn: contextvars.ContextVar[Optional[_Turn]] = contextvars.ContextVar("jikimi_turn", default=None)
 
 
 def start_turn() -> contextvars.Token:

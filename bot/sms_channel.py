@@ -101,9 +101,7 @@ class JikimiSmsOutput(OutputChannel):
         parts = split_sms(text or "")
         if not parts:
             return
-        queued = await asyncio.to_thread(
-            queue_sms, self.settings, recipient_id, parts, self._phone
-        )
+        queued = await asyncio.to_thread(queue_sms, self.settings, recipient_id, parts, self._phone)
         if not queued:
             logger.info("An SMS reply was dropped: its conversation has no phone number.")
 

@@ -125,9 +125,7 @@ class EncryptedSQLTrackerStore(SQLTrackerStore):
 
                 url = self.engine.url
                 self.engine.dispose()
-                self.engine = sa.create_engine(
-                    url, pool_pre_ping=True, **create_engine_kwargs(url)
-                )
+                self.engine = sa.create_engine(url, pool_pre_ping=True, **create_engine_kwargs(url))
                 self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
             if self.engine.dialect.name == "sqlite":
                 sa.event.listen(self.engine, "connect", _sqlite_pragmas)
@@ -175,9 +173,7 @@ class EncryptedSQLTrackerStore(SQLTrackerStore):
                 .where(table.c.sender_id == key, table.c.type_name == SessionStarted.type_name)
                 .scalar_subquery()
             )
-            query = query.where(
-                sa.or_(table.c.timestamp >= session_start, session_start.is_(None))
-            )
+            query = query.where(sa.or_(table.c.timestamp >= session_start, session_start.is_(None)))
         return query.order_by(table.c.id)
 
     async def save(self, tracker: DialogueStateTracker) -> None:

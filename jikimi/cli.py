@@ -154,9 +154,7 @@ def serve_desk(settings: Settings) -> None:
     limit_request_size(settings)
     from jikimi.desk.app import create_app
 
-    create_app(settings).run(
-        host=settings.host, port=settings.desk_port, access_log=False
-    )
+    create_app(settings).run(host=settings.host, port=settings.desk_port, access_log=False)
 
 
 def run_all(settings: Settings, model: Path) -> int:

@@ -477,7 +477,7 @@ def _pack(lines: list[str], head: str, tail: str) -> list[str]:
 
 
 def _articles(articles: list[str]) -> str:
-    """"성폭력처벌법 제14조의2제1항·제14조의2제4항": one law named once."""
+    """ "성폭력처벌법 제14조의2제1항·제14조의2제4항": one law named once."""
     by_law: dict[str, list[str]] = {}
     for article in articles:
         law, _, rest = article.partition(" ")
@@ -510,7 +510,9 @@ def source_notes(fact_ids: Iterable[str]) -> list[Reply]:
         if entry["confidence"] == "partly":
             cautious.add(title)
     lines = [
-        "• " + (_articles(articles) + " — " if articles else "") + title
+        "• "
+        + (_articles(articles) + " — " if articles else "")
+        + title
         + (" ※" if title in cautious else "")
         for title, articles in groups.items()
     ]

@@ -146,7 +146,12 @@ class Dispatcher:
         with session_scope(self.settings) as session:
             return [
                 _Claimed(
-                    m.id, m.recipient, m.body, m.last_error, m.created_at, m.attempts,
+                    m.id,
+                    m.recipient,
+                    m.body,
+                    m.last_error,
+                    m.created_at,
+                    m.attempts,
                     m.recipient_hash,
                 )  # fmt: skip
                 for m in claim_due(session, limit, self.clock(), channel=self.channel)

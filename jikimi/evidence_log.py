@@ -58,8 +58,7 @@ ERROR_TEMPLATE = "evidence_log_error.html"
 
 # The page's one script (the print button), allowed by its hash in the CSP.
 PRINT_SCRIPT = (
-    'document.getElementById("print").addEventListener("click", function () '
-    "{ window.print(); });"
+    'document.getElementById("print").addEventListener("click", function () { window.print(); });'
 )
 
 
@@ -203,11 +202,15 @@ def render(
         if case is None:
             raise CaseNotFound(case_code)
         case_context = _case_context(case)
-    return content.environment("html").get_template(TEMPLATE).render(
-        case=case_context,
-        generated_at=now or utcnow(),
-        expires_at=expires_at,
-        print_script=Markup(PRINT_SCRIPT),  # a constant: its quotes must stay quotes
+    return (
+        content.environment("html")
+        .get_template(TEMPLATE)
+        .render(
+            case=case_context,
+            generated_at=now or utcnow(),
+            expires_at=expires_at,
+            print_script=Markup(PRINT_SCRIPT),  # a constant: its quotes must stay quotes
+        )
     )
 
 

@@ -270,14 +270,18 @@ def _held_back(
     """Which cap holds a new request back ("conversation", "address"), or None."""
     since = now - PAGE_WINDOW
     per_conversation = settings.pages_per_conversation_per_hour
-    if per_conversation and _requests_since(
-        session, since, Handoff.sender_hash == sender_hash(session, sender_id)
-    ) >= per_conversation:
+    if (
+        per_conversation
+        and _requests_since(session, since, Handoff.sender_hash == sender_hash(session, sender_id))
+        >= per_conversation
+    ):
         return "conversation"
     per_address = settings.pages_per_address_per_hour
-    if tag and per_address and _requests_since(
-        session, since, Handoff.client_tag == tag
-    ) >= per_address:
+    if (
+        tag
+        and per_address
+        and _requests_since(session, since, Handoff.client_tag == tag) >= per_address
+    ):
         return "address"
     return None
 
@@ -500,7 +504,7 @@ def _already_told(
 
 
 def active_handoff_state(settings: Settings, sender_id: str) -> Optional[str]:
-    """"notified" (a counsellor is being asked) / "accepted" / None."""
+    """ "notified" (a counsellor is being asked) / "accepted" / None."""
     with session_scope(settings) as session:
         handoff = _active_for(session, sender_id)
         if handoff is None:
@@ -566,6 +570,7 @@ def end_handoff_for_sender(settings: Settings, sender_id: str) -> bool:
 
 
 # --- the counsellor's side (desk) ----------------------------------------------
+
 
 def handle_counsellor_sms(settings: Settings, phone: str, text: str) -> Optional[List[Notice]]:
     """Acts on an SMS from `phone`; None when it is not a registered counsellor's.

@@ -45,6 +45,7 @@ def withhold_quoted_lines(record: logging.LogRecord) -> None:
         record.msg = _QUOTED_LINE.sub(rf"\g<1>{WITHHELD}", record.getMessage())
         record.args = None
 
+
 FORMAT = "%(asctime)s %(levelname)-7s %(name)s - %(message)s"
 
 

@@ -394,7 +394,7 @@ _WORRY = re.compile(r"(당할까|될까봐|될까|할까봐|당하면|되면어�
 
 
 def worry(text: Optional[str]) -> bool:
-    """"합성당할까봐 걱정돼": a worry about what may happen."""
+    """ "합성당할까봐 걱정돼": a worry about what may happen."""
     return bool(_WORRY.search(squash(text)))
 
 
@@ -403,7 +403,7 @@ _CHILD_PICTURED = re.compile(r"(딸|아들|아이|자녀)(의|가|를|이|도)?(
 
 
 def protects(text: Optional[str]) -> bool:
-    """"안 털리게 하려면", "막으려면": protecting one's photos, before anything happened."""
+    """ "안 털리게 하려면", "막으려면": protecting one's photos, before anything happened."""
     words = r"(안털리|안당하|막으려|막을|지키려|지키는|예방|안되게|못하게|안퍼지게)"
     return bool(re.search(words, squash(text)))
 
@@ -508,7 +508,7 @@ _PRIVACY_TOPICS = (
 
 
 # Where this chat's records stay decides before who might see them ("이 문자 기록은
-#어디 남아요? 엄마가 볼까봐요").
+# 어디 남아요? 엄마가 볼까봐요").
 _RECORDS_FIRST = re.compile(
     r"(문자기록|대화기록|기록은|기록이|내역|문자함|어디남|남아요|남나요|남아\?)"
 )
@@ -766,7 +766,7 @@ _WHAT_NOW = re.compile(
 
 
 def asks_what_now(text: Optional[str]) -> bool:
-    """"이제 뭐 해야 돼?", "어떻게 해야 돼요": what to do next, nothing more specific."""
+    """ "이제 뭐 해야 돼?", "어떻게 해야 돼요": what to do next, nothing more specific."""
     s = squash(text)
     return bool(_WHAT_NOW.search(s)) and len(s) <= 30
 
@@ -802,7 +802,7 @@ _WONT_TELL = re.compile(
 
 
 def wont_tell(text: Optional[str]) -> bool:
-    """"엄마한테는 말하기 싫어": a wish not to tell, which privacy answers."""
+    """ "엄마한테는 말하기 싫어": a wish not to tell, which privacy answers."""
     return bool(_WONT_TELL.search(squash(text)))
 
 
@@ -839,7 +839,7 @@ def wants_example(text: Optional[str]) -> bool:
 
 
 def wants_repeat(text: Optional[str]) -> bool:
-    """"다시 말해줘", "한 번 더": the last answer again."""
+    """ "다시 말해줘", "한 번 더": the last answer again."""
     return bool(re.search(r"^(다시말해|다시한번|한번더말|다시알려|다시요)", squash(text)))
 
 
@@ -866,7 +866,7 @@ _MY_FAULT = re.compile(
 
 
 def asks_my_fault(text: Optional[str]) -> bool:
-    """"내가 사진 올린 탓이야?": whether it is the writer's fault."""
+    """ "내가 사진 올린 탓이야?": whether it is the writer's fault."""
     s = squash(text)
     ends = re.search(
         r"(탓이야|잘못이야|탓임|탓인가|잘못인가|탓이에요|잘못이에요|탓이죠|잘못이죠)$", s
@@ -887,7 +887,7 @@ _NO_CALL = re.compile(
 
 
 def avoids_calling(text: Optional[str]) -> bool:
-    """"전화하는거 무서운데 다른 방법 없어?": ways without a call."""
+    """ "전화하는거 무서운데 다른 방법 없어?": ways without a call."""
     return bool(_NO_CALL.search(squash(text)))
 
 
@@ -920,12 +920,12 @@ _LOOK_FOR_IT = re.compile(
 
 
 def asks_to_look(text: Optional[str]) -> bool:
-    """"내가 그 방 들어가서 찾아봐야 돼?": no one should go looking."""
+    """ "내가 그 방 들어가서 찾아봐야 돼?": no one should go looking."""
     return bool(_LOOK_FOR_IT.search(squash(text))) and is_question(text)
 
 
 def asks_profile_photo(text: Optional[str]) -> bool:
-    """"프사도 내려야 돼?", "카톡 프사는 어케해": what to do with a profile photo."""
+    """ "프사도 내려야 돼?", "카톡 프사는 어케해": what to do with a profile photo."""
     s = squash(text)
     return bool(re.search(r"(프사|프로필)", s)) and (
         is_question(text) or bool(re.search(r"(내려야|바꿔야|어케|어떻게)", s))
@@ -933,13 +933,13 @@ def asks_profile_photo(text: Optional[str]) -> bool:
 
 
 def asks_about_rooms(text: Optional[str]) -> bool:
-    """"지인능욕방이 뭐야?": what such a room is."""
+    """ "지인능욕방이 뭐야?": what such a room is."""
     s = squash(text)
     return bool(re.search(r"(지인능욕|능욕방|겹지인|겹지방)", s)) and is_question(text)
 
 
 def saw_unwanted(text: Optional[str]) -> bool:
-    """"단톡에 누가 갑자기 올려서 본 거면 걸려?": seeing it without wanting to."""
+    """ "단톡에 누가 갑자기 올려서 본 거면 걸려?": seeing it without wanting to."""
     s = squash(text)
     unwanted = re.search(r"(갑자기|원치않|모르고|실수로|그냥올라|올려서본|보내서본|떠서본)", s)
     caught = re.search(r"(걸림|걸려|걸리|처벌|범죄|죄|잡혀|불법)", s)
@@ -947,7 +947,7 @@ def saw_unwanted(text: Optional[str]) -> bool:
 
 
 def real_or_fake(text: Optional[str]) -> bool:
-    """"합성 아니고 진짜 사진이면?": what to do is the same."""
+    """ "합성 아니고 진짜 사진이면?": what to do is the same."""
     s = squash(text)
     return bool(re.search(r"(진짜사진|실제사진|합성아니고|합성이아니|진짜면|진짜라면)", s))
 
@@ -958,7 +958,7 @@ def about_this_chat(text: Optional[str]) -> bool:
 
 
 def asks_can_report(text: Optional[str]) -> bool:
-    """"나도 신고할 수 있어?", "대신 신고해도 돼?": whether the writer may report."""
+    """ "나도 신고할 수 있어?", "대신 신고해도 돼?": whether the writer may report."""
     s = squash(text)
     asks = re.search(r"신고(할수|해도|하면되|할까|가능|되나|돼|해줘도|해줄수)", s)
     return bool(asks) and is_question(text)
@@ -1042,7 +1042,7 @@ _DELETE_OWN = re.compile(
 
 
 def asks_to_delete_own(text: Optional[str]) -> bool:
-    """"그 사진 지워 버려도 될까요?": whether to delete what one has (keep it:
+    """ "그 사진 지워 버려도 될까요?": whether to delete what one has (keep it:
     the evidence advice), not a request to erase this chat or the material online."""
     s = squash(text)
     return bool(_DELETE_OWN.search(s)) and is_question(text) and not _RECORD_WORDS.search(s)

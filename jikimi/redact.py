@@ -28,9 +28,18 @@ import re
 # Matching runs on a copy where full-width digits and signs (０-９, ＋, －, （）, ＠, ．)
 # are folded to ASCII one for one, so offsets still index the original text.
 _FOLD = str.maketrans(
-    {**{0xFF10 + i: str(i) for i in range(10)}, 0xFF0B: "+", 0xFF0D: "-", 0xFF08: "(",
-     0xFF09: ")", 0xFF20: "@", 0xFF0E: ".", 0x2212: "-", 0x30FC: "-",
-     **{c: "-" for c in range(0x2010, 0x2016)}}
+    {
+        **{0xFF10 + i: str(i) for i in range(10)},
+        0xFF0B: "+",
+        0xFF0D: "-",
+        0xFF08: "(",
+        0xFF09: ")",
+        0xFF20: "@",
+        0xFF0E: ".",
+        0x2212: "-",
+        0x30FC: "-",
+        **{c: "-" for c in range(0x2010, 0x2016)},
+    }
 )
 # Between digit groups: nothing, or up to three of space, dot, hyphen, parenthesis.
 _SEP = r"[\s.\-()]{0,3}"
@@ -53,9 +62,7 @@ _PHONE = re.compile(
     rf"(?<![0-9])(?:(?:(?:\+|00)\s*)?8\s*2{_SEP}(?:\(\s*0\s*\)\s*)?0?|\(\s*0|0)"
     rf"{_AREA}{_SEP}[0-9]{{3,4}}{_SEP}[0-9]{{4}}(?![0-9])"
 )
-_PHONE_SPELLED = re.compile(
-    rf"[0공영][1일][016789공영일육칠팔구]{_SEP}{_K}{{3,4}}{_SEP}{_K}{{4}}"
-)
+_PHONE_SPELLED = re.compile(rf"[0공영][1일][016789공영일육칠팔구]{_SEP}{_K}{{3,4}}{_SEP}{_K}{{4}}")
 
 _SECRET_NAMES = (
     "token|access_token|auth_token|id_token|refresh_token|api_key|apikey|key|secret|"

@@ -80,4 +80,3 @@ def address_tag_of(conversation_id: Optional[str]) -> Optional[str]:
     """The address tag inside a widget conversation id; None for other channels."""
     match = _ID.fullmatch(conversation_id or "")
     return match.group(1) if match else None
-

@@ -108,9 +108,7 @@ class Settings:
 
     @property
     def twilio_enabled(self) -> bool:
-        return bool(
-            self.twilio_account_sid and self.twilio_auth_token and self.twilio_from_number
-        )
+        return bool(self.twilio_account_sid and self.twilio_auth_token and self.twilio_from_number)
 
 
 def _local_secret(var_dir: Path, name: str, make) -> str:
@@ -204,9 +202,7 @@ def _redis_url(value: Optional[str], name: str) -> Optional[str]:
     return value
 
 
-def load_settings(
-    environ: Optional[Mapping[str, str]] = None, root: Path = ROOT
-) -> Settings:
+def load_settings(environ: Optional[Mapping[str, str]] = None, root: Path = ROOT) -> Settings:
     """Builds the settings from `.env` overlaid by the process environment."""
     env = {**dotenv_values(root / ".env"), **(os.environ if environ is None else environ)}
 
@@ -241,8 +237,7 @@ def load_settings(
         database_url=database_url,
         tracker_store_url=get("JIKIMI_TRACKER_STORE_URL", database_url),
         lock_store_url=get("JIKIMI_LOCK_STORE_URL"),
-        secret_key=get("JIKIMI_SECRET_KEY")
-        or _local_secret(var_dir, "secret_key", _fernet_key),
+        secret_key=get("JIKIMI_SECRET_KEY") or _local_secret(var_dir, "secret_key", _fernet_key),
         public_url=get("JIKIMI_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
         handoff_timeout_s=number("JIKIMI_HANDOFF_TIMEOUT_S", 300),
         rasa_token=get("RASA_TOKEN")

@@ -38,9 +38,7 @@ def add_parsers(sub) -> None:
     add = commands.add_parser("add", help="register a counsellor")
     add.add_argument("name")
     add.add_argument("phone", help="a Korean mobile number, e.g. 010-1234-5678")
-    add.add_argument(
-        "--priority", type=int, default=100, help="lower is asked first (default 100)"
-    )
+    add.add_argument("--priority", type=int, default=100, help="lower is asked first (default 100)")
     commands.add_parser("list", help="the roster, in the order counsellors are asked")
     for name, what in (("disable", "stop asking"), ("enable", "ask again")):
         command = commands.add_parser(name, help=f"{what} a counsellor")
@@ -49,9 +47,7 @@ def add_parsers(sub) -> None:
     dispatch = sub.add_parser(
         "dispatch", help="send queued SMS (the desk service does this in the background)"
     )
-    dispatch.add_argument(
-        "--once", action="store_true", help="send what is due now, then stop"
-    )
+    dispatch.add_argument("--once", action="store_true", help="send what is due now, then stop")
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
@@ -121,8 +117,11 @@ def _set_active(settings: Settings, ident: str, active: bool) -> int:
     with session_scope(settings) as session:
         counsellor = _find(session, ident)
         if counsellor is None:
-            print(f"jikimi: no counsellor {ident!r} (an ID from `jikimi counsellor list`, "
-                  "or their phone number).", file=sys.stderr)
+            print(
+                f"jikimi: no counsellor {ident!r} (an ID from `jikimi counsellor list`, "
+                "or their phone number).",
+                file=sys.stderr,
+            )
             return 1
         counsellor.active = active
         label = f"#{counsellor.id} {counsellor.name} ({mask_phone(counsellor.phone)})"
@@ -157,4 +156,3 @@ def _dispatch(settings: Settings, once: bool) -> int:
 
     asyncio.run(forever())
     return 0
-

@@ -64,7 +64,9 @@ sys.path.insert(0, str(ROOT))
 
 MODEL = ROOT / "models" / "jikimi.tar.gz"
 RESULTS = ROOT / "bench-results"
-PG_ADMIN_URL = os.environ.get("JIKIMI_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "JIKIMI_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 REDIS_URL = os.environ.get("JIKIMI_BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 COUNSELLOR_PHONE = "010-5555-0199"
 REQUEST_TIMEOUT_S = 30.0
@@ -755,24 +757,32 @@ def print_report(result: Dict) -> None:
     print()
     nlu = result.get("nlu_parse")
     if nlu:
-        print(f"NLU parse alone (POST /model/parse): p50 {nlu['p50_ms']} ms, "
-              f"p95 {nlu['p95_ms']} ms")
-    print("Peak memory (VmHWM): " + ", ".join(
-        f"{name} {mb} MB" for name, mb in result["peak_memory_mb"].items()
-    ))
+        print(
+            f"NLU parse alone (POST /model/parse): p50 {nlu['p50_ms']} ms, p95 {nlu['p95_ms']} ms"
+        )
+    print(
+        "Peak memory (VmHWM): "
+        + ", ".join(f"{name} {mb} MB" for name, mb in result["peak_memory_mb"].items())
+    )
     for mode, load in (result.get("model_load") or {}).items():
-        print(f"Model load, {mode} (fresh process): imports {load.get('imports_s')} s, "
-              f"Agent.load {load.get('load_s')} s")
+        print(
+            f"Model load, {mode} (fresh process): imports {load.get('imports_s')} s, "
+            f"Agent.load {load.get('load_s')} s"
+        )
     print(f"Training (rasa train): {result['training']}")
     profile = result.get("profile")
     if profile:
         print()
-        print(f"One reply, in-process ({profile['replies']} replies): "
-              f"{profile['ms_per_reply']} ms on average")
+        print(
+            f"One reply, in-process ({profile['replies']} replies): "
+            f"{profile['ms_per_reply']} ms on average"
+        )
         for part, figures in profile["parts"].items():
             per = figures["calls_per_reply"]
-            print(f"  {part:<40} {figures['ms_per_reply']:>7} ms"
-                  + (f"  ({per} calls/reply)" if per is not None else ""))
+            print(
+                f"  {part:<40} {figures['ms_per_reply']:>7} ms"
+                + (f"  ({per} calls/reply)" if per is not None else "")
+            )
     targets = result["targets"]
     print()
     for name, (ok, what) in targets.items():
@@ -789,7 +799,8 @@ def targets(result: Dict) -> Dict:
         level = by_conc[32]
         ok = level["replies_per_s"] >= 40 and level["errors"] == 0
         checks[">= 40 replies/s at concurrency 32, no errors"] = (
-            ok, f"{level['replies_per_s']} replies/s, {level['errors']} errors"
+            ok,
+            f"{level['replies_per_s']} replies/s, {level['errors']} errors",
         )
     cold = result["cold_start_s"]
     checks["cold start < 40 s"] = (cold < 40, f"{cold} s")
@@ -804,28 +815,52 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=60, help="replies before measuring")
     parser.add_argument("--nlu-count", type=int, default=200)
     parser.add_argument("--sqlite", action="store_true", help="SQLite and no Redis")
-    parser.add_argument("--baseline", action="store_true",
-                        help="Rasa without bot/speedups.py and the TensorFlow thread settings")
     parser.add_argument(
-        "--rasa-instances", type=int, default=os.cpu_count() or 1,
+        "--baseline",
+        action="store_true",
+        help="Rasa without bot/speedups.py and the TensorFlow thread settings",
+    )
+    parser.add_argument(
+        "--rasa-instances",
+        type=int,
+        default=os.cpu_count() or 1,
         help="Rasa servers sharing the database, lock store and action server "
         "(default: one per core, as README 'Production deployment' advises)",
     )
     parser.add_argument("--train", action="store_true", help="time `rasa train` (minutes)")
-    parser.add_argument("--profile", type=int, default=0, metavar="ROUNDS",
-                        help="also profile ROUNDS rounds of the three conversations in-process")
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="ROUNDS",
+        help="also profile ROUNDS rounds of the three conversations in-process",
+    )
     parser.add_argument("--cprofile", type=Path, help="with --profile: write pstats here")
-    parser.add_argument("--rasa-cprofile", type=Path,
-                        help="run the Rasa server under cProfile, stats written here at exit")
+    parser.add_argument(
+        "--rasa-cprofile",
+        type=Path,
+        help="run the Rasa server under cProfile, stats written here at exit",
+    )
     parser.add_argument("--logs", type=Path, help="copy the three processes' logs here")
     parser.add_argument("--no-model-load", action="store_true", help="skip the model load timing")
     parser.add_argument("--plot", type=Path, default=RESULTS / "latency.png")
     parser.add_argument("--out", type=Path, default=RESULTS / "load.json")
     parser.add_argument("--label", help="this run's name in the plot")
-    parser.add_argument("--compare", type=Path, nargs="*", default=[],
-                        help="earlier results (JSON) to draw beside this run")
-    parser.add_argument("--env", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                        help="an extra setting for the stack under test (repeatable)")
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="earlier results (JSON) to draw beside this run",
+    )
+    parser.add_argument(
+        "--env",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="an extra setting for the stack under test (repeatable)",
+    )
     args = parser.parse_args()
     if not MODEL.exists():
         print(f"No trained model at {MODEL}: run `make train` first.", file=sys.stderr)

@@ -65,15 +65,24 @@ TODAY = [
     {
         "name": "bot.components.korean_tokenizer.KoreanMorphemeTokenizer",
         "backend": "kiwi",
-        "user_words": ["단톡", "오픈채팅", "오챗", "에타", "텔방", "딥페", "딥페방",
-                       "겹지인방", "능욕방", "지인능욕"],
+        "user_words": [
+            "단톡",
+            "오픈채팅",
+            "오챗",
+            "에타",
+            "텔방",
+            "딥페",
+            "딥페방",
+            "겹지인방",
+            "능욕방",
+            "지인능욕",
+        ],
     },
     {"name": "RegexFeaturizer", "use_word_boundaries": False, "case_sensitive": False},
     {"name": "LexicalSyntacticFeaturizer"},
     {"name": "CountVectorsFeaturizer"},
     {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 1, "max_ngram": 4},
-    {"name": "DIETClassifier", "epochs": 100, "constrain_similarities": True,
-     "random_seed": 42},
+    {"name": "DIETClassifier", "epochs": 100, "constrain_similarities": True, "random_seed": 42},
     {"name": "EntitySynonymMapper"},
 ]
 TOKENIZERS = {
@@ -109,8 +118,13 @@ def write_config(steps: List[dict], path: Path) -> None:
     from rasa.shared.utils.io import write_yaml
 
     write_yaml(
-        {"recipe": "default.v1", "language": "ko", "assistant_id": "bench",
-         "pipeline": steps, "policies": []},
+        {
+            "recipe": "default.v1",
+            "language": "ko",
+            "assistant_id": "bench",
+            "pipeline": steps,
+            "policies": [],
+        },
         path,
     )
 
@@ -240,8 +254,9 @@ def intent_metrics(gold: List[dict], pred: List[dict]) -> dict:
     return {
         "n": len(y),
         "accuracy": 1 - len(wrong) / len(y),
-        "macro_f1": f1_score(y, p, labels=sorted(set(y) | set(p)), average="macro",
-                             zero_division=0),
+        "macro_f1": f1_score(
+            y, p, labels=sorted(set(y) | set(p)), average="macro", zero_division=0
+        ),
         "errors": len(wrong),
         "confident_errors": len(confident),
         "confident_error_share": len(confident) / len(wrong) if wrong else 0.0,
@@ -316,8 +331,9 @@ def folds_of(examples, k: int) -> List[List[int]]:
     return [list(test) for _, test in splitter.split(labels, labels)]
 
 
-def run_pipeline(name: str, steps: List[dict], data, data_path: Path, k: int,
-                 tmp: Path, out: Path) -> dict:
+def run_pipeline(
+    name: str, steps: List[dict], data, data_path: Path, k: int, tmp: Path, out: Path
+) -> dict:
     synonyms = {key.lower(): value for key, value in data.entity_synonyms.items()}
     examples = list(data.intent_examples)
     result: Dict[str, object] = {"pipeline": name, "examples": len(examples), "steps": steps}
@@ -328,18 +344,25 @@ def run_pipeline(name: str, steps: List[dict], data, data_path: Path, k: int,
         for index, test in enumerate(folds_of(examples, k)):
             held = set(test)
             fold_path = tmp / f"{name}-fold{index}.yml"
-            write_training_data(data, [e for i, e in enumerate(examples) if i not in held],
-                                fold_path)
+            write_training_data(
+                data, [e for i, e in enumerate(examples) if i not in held], fold_path
+            )
             model_path, _ = train(steps, fold_path, tmp / f"{name}-fold{index}", name)
             fold_gold = gold_of([examples[i] for i in test], synonyms)
             fold_pred, _ = Model(model_path).predict([g["text"] for g in fold_gold])
             gold += fold_gold
             pred += fold_pred
-            print(f"   fold {index + 1}/{k}: accuracy "
-                  f"{intent_metrics(fold_gold, fold_pred)['accuracy']:.3f}", flush=True)
-        result["cv"] = {**intent_metrics(gold, pred), "folds": k,
-                        "platform": platform_metrics(gold, pred),
-                        "seconds": round(time.perf_counter() - started)}
+            print(
+                f"   fold {index + 1}/{k}: accuracy "
+                f"{intent_metrics(fold_gold, fold_pred)['accuracy']:.3f}",
+                flush=True,
+            )
+        result["cv"] = {
+            **intent_metrics(gold, pred),
+            "folds": k,
+            "platform": platform_metrics(gold, pred),
+            "seconds": round(time.perf_counter() - started),
+        }
 
     model_path, train_seconds = train(steps, data_path, tmp / f"{name}-all", name)
     model = Model(model_path)
@@ -391,64 +414,107 @@ def table(results: List[dict]) -> str:
 
     ws = [r for r in results if r["pipeline"] in TOKENIZERS]
     best_ws = max((get(r, "fresh", "macro_f1") or 0 for r in ws), default=None)
-    best_ws_platform = max((get(r, "fresh", "platform", "all", "f1") or 0 for r in ws),
-                           default=None)
+    best_ws_platform = max(
+        (get(r, "fresh", "platform", "all", "f1") or 0 for r in ws), default=None
+    )
     folds = next((get(r, "cv", "folds") for r in results if get(r, "cv")), None)
     rows = [
-        (f"{folds}-fold CV macro-F1 / accuracy" if folds else "CV macro-F1 / accuracy",
-         [pair(r, "cv", "macro_f1", "accuracy") for r in results]),
-        ("CV wrong at >= 0.5: of errors / of messages",
-         [pair(r, "cv", "confident_error_share", "confident_error_rate", 2) for r in results]),
+        (
+            f"{folds}-fold CV macro-F1 / accuracy" if folds else "CV macro-F1 / accuracy",
+            [pair(r, "cv", "macro_f1", "accuracy") for r in results],
+        ),
+        (
+            "CV wrong at >= 0.5: of errors / of messages",
+            [pair(r, "cv", "confident_error_share", "confident_error_rate", 2) for r in results],
+        ),
         ("CV calibration error (ECE)", [fmt(get(r, "cv", "ece")) for r in results]),
         ("CV platform F1", [fmt(get(r, "cv", "platform", "all", "f1")) for r in results]),
     ]
     for set_name, label in (("old", "held-out"), ("fresh", "fresh held-out")):
         n = next((get(r, set_name, "n") for r in results if get(r, set_name)), "")
         rows += [
-            (f"{label} ({n}) macro-F1 / accuracy",
-             [pair(r, set_name, "macro_f1", "accuracy") for r in results]),
-            (f"{label} wrong at >= 0.5: of errors / of messages",
-             [pair(r, set_name, "confident_error_share", "confident_error_rate", 2)
-              for r in results]),
+            (
+                f"{label} ({n}) macro-F1 / accuracy",
+                [pair(r, set_name, "macro_f1", "accuracy") for r in results],
+            ),
+            (
+                f"{label} wrong at >= 0.5: of errors / of messages",
+                [
+                    pair(r, set_name, "confident_error_share", "confident_error_rate", 2)
+                    for r in results
+                ],
+            ),
             (f"{label} calibration error (ECE)", [fmt(get(r, set_name, "ece")) for r in results]),
         ]
     if best_ws:
-        rows.append(("fresh macro-F1 / better whitespace baseline's",
-                     [fmt((get(r, "fresh", "macro_f1") or 0) / best_ws, 2) + "x"
-                      for r in results]))
+        rows.append(
+            (
+                "fresh macro-F1 / better whitespace baseline's",
+                [fmt((get(r, "fresh", "macro_f1") or 0) / best_ws, 2) + "x" for r in results],
+            )
+        )
     for set_name, label in (("old", "held-out"), ("fresh", "fresh held-out")):
-        m = next((get(r, set_name, "platform", "all", "mentions") for r in results
-                  if get(r, set_name)), "")
-        rows.append((f"{label} platform F1 ({m} mentions)",
-                     [fmt(get(r, set_name, "platform", "all", "f1")) for r in results]))
+        m = next(
+            (get(r, set_name, "platform", "all", "mentions") for r in results if get(r, set_name)),
+            "",
+        )
+        rows.append(
+            (
+                f"{label} platform F1 ({m} mentions)",
+                [fmt(get(r, set_name, "platform", "all", "f1")) for r in results],
+            )
+        )
     for kind in KINDS:
-        m = next((get(r, "fresh", "platform", kind, "mentions") for r in results
-                  if get(r, "fresh")), "")
-        rows.append((f"  fresh, {kind} spellings ({m})",
-                     [fmt(get(r, "fresh", "platform", kind, "f1")) for r in results]))
+        m = next(
+            (get(r, "fresh", "platform", kind, "mentions") for r in results if get(r, "fresh")), ""
+        )
+        rows.append(
+            (
+                f"  fresh, {kind} spellings ({m})",
+                [fmt(get(r, "fresh", "platform", kind, "f1")) for r in results],
+            )
+        )
     if best_ws_platform:
-        rows.append(("fresh platform F1 / better whitespace baseline's",
-                     [fmt((get(r, "fresh", "platform", "all", "f1") or 0) / best_ws_platform, 2)
-                      + "x" for r in results]))
+        rows.append(
+            (
+                "fresh platform F1 / better whitespace baseline's",
+                [
+                    fmt((get(r, "fresh", "platform", "all", "f1") or 0) / best_ws_platform, 2) + "x"
+                    for r in results
+                ],
+            )
+        )
     rows += [
-        ("parse p50 / p95, ms (in process)",
-         [f"{fmt(r.get('parse_ms_p50'), 1)} / {fmt(r.get('parse_ms_p95'), 1)}"
-          for r in results]),
-        ("train (all data) / model load, s",
-         [f"{fmt(r.get('train_seconds'), 0)} / {fmt(r.get('load_seconds'), 1)}"
-          for r in results]),
+        (
+            "parse p50 / p95, ms (in process)",
+            [f"{fmt(r.get('parse_ms_p50'), 1)} / {fmt(r.get('parse_ms_p95'), 1)}" for r in results],
+        ),
+        (
+            "train (all data) / model load, s",
+            [
+                f"{fmt(r.get('train_seconds'), 0)} / {fmt(r.get('load_seconds'), 1)}"
+                for r in results
+            ],
+        ),
     ]
     width = max(len(label) for label, _ in rows)
-    lines = ["| " + " | ".join(["metric".ljust(width)] + names) + " |",
-             "|" + "---|" * (len(names) + 1)]
+    lines = [
+        "| " + " | ".join(["metric".ljust(width)] + names) + " |",
+        "|" + "---|" * (len(names) + 1),
+    ]
     lines += ["| " + " | ".join([label.ljust(width)] + values) + " |" for label, values in rows]
     return "\n".join(lines)
 
 
 def summary_line(result: dict) -> str:
-    summary = {s: {k: round(result[s][k], 3) for k in ("accuracy", "macro_f1", "ece",
-                                                       "confident_error_share")}
-               for s in ("cv", "old", "fresh") if s in result}
+    summary = {
+        s: {
+            k: round(result[s][k], 3)
+            for k in ("accuracy", "macro_f1", "ece", "confident_error_share")
+        }
+        for s in ("cv", "old", "fresh")
+        if s in result
+    }
     return f"{result['pipeline']}: {json.dumps(summary)}"
 
 
@@ -461,12 +527,28 @@ def run_workers(args, extra_args: List[str], tmp: Path) -> List[dict]:
     def one(name: str) -> dict:
         result_file = tmp / f"{name}-result.json"
         log_file = args.out / f"bench-nlu-{name}.log"
-        command = [sys.executable, str(Path(__file__).resolve()), "--worker",
-                   "--pipelines", name, "--folds", str(args.folds), "--data", str(args.data),
-                   "--out", str(args.out), "--tmp", str(tmp), *extra_args]
+        command = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--worker",
+            "--pipelines",
+            name,
+            "--folds",
+            str(args.folds),
+            "--data",
+            str(args.data),
+            "--out",
+            str(args.out),
+            "--tmp",
+            str(tmp),
+            *extra_args,
+        ]
         # One TensorFlow thread per worker: the workers share the cores.
-        env = {**os.environ, "TF_INTRA_OP_PARALLELISM_THREADS": "1",
-               "TF_INTER_OP_PARALLELISM_THREADS": "1"}
+        env = {
+            **os.environ,
+            "TF_INTRA_OP_PARALLELISM_THREADS": "1",
+            "TF_INTER_OP_PARALLELISM_THREADS": "1",
+        }
         with open(log_file, "w") as log:
             code = subprocess.call(command, stdout=log, stderr=subprocess.STDOUT, env=env)
         if code != 0 or not result_file.exists():
@@ -482,15 +564,20 @@ def run_workers(args, extra_args: List[str], tmp: Path) -> List[dict]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--folds", type=int, default=3, help="0: held-out sets only")
-    parser.add_argument("--pipelines", nargs="+",
-                        default=["final", "today", "stock", "ws-hangul"])
-    parser.add_argument("--pipeline-config", action="append", default=[],
-                        metavar="NAME=PATH", help="an extra pipeline from a config file")
+    parser.add_argument("--pipelines", nargs="+", default=["final", "today", "stock", "ws-hangul"])
+    parser.add_argument(
+        "--pipeline-config",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="an extra pipeline from a config file",
+    )
     parser.add_argument("--data", type=Path, default=ROOT / "data" / "nlu_ko")
     parser.add_argument("--out", type=Path, default=ROOT / "bench-results")
     parser.add_argument("--tag", default="", help="suffix of the results file")
-    parser.add_argument("--jobs", type=int, default=2,
-                        help="pipelines trained at the same time, one process each")
+    parser.add_argument(
+        "--jobs", type=int, default=2, help="pipelines trained at the same time, one process each"
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--tmp", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -511,23 +598,27 @@ def main() -> int:
 
     if args.worker:
         (name,) = args.pipelines
-        result = run_pipeline(name, pipeline_steps(name, extra), data, args.data,
-                              args.folds, args.tmp, args.out)
+        result = run_pipeline(
+            name, pipeline_steps(name, extra), data, args.data, args.folds, args.tmp, args.out
+        )
         (args.tmp / f"{name}-result.json").write_text(json.dumps(result, default=str))
         return 0
 
     results: List[dict] = []
     with tempfile.TemporaryDirectory(prefix="bench-nlu-") as tmp_name:
         tmp = Path(tmp_name)
-        print(f"Training {', '.join(args.pipelines)} on {len(data.intent_examples)} examples "
-              f"({args.folds}-fold cross-validation, then all data; {args.jobs} at a time) ...",
-              flush=True)
+        print(
+            f"Training {', '.join(args.pipelines)} on {len(data.intent_examples)} examples "
+            f"({args.folds}-fold cross-validation, then all data; {args.jobs} at a time) ...",
+            flush=True,
+        )
         if args.jobs > 1 and len(args.pipelines) > 1:
             results = run_workers(args, extra_args, tmp)
         else:
             for name in args.pipelines:
-                result = run_pipeline(name, pipeline_steps(name, extra), data, args.data,
-                                      args.folds, tmp, args.out)
+                result = run_pipeline(
+                    name, pipeline_steps(name, extra), data, args.data, args.folds, tmp, args.out
+                )
                 results.append(result)
                 print(summary_line(result), flush=True)
         print("Measuring model load and parse latency, one pipeline at a time ...", flush=True)
@@ -535,21 +626,35 @@ def main() -> int:
             measure_speed(result)
             result.pop("model_path", None)
     (args.out / f"nlu{args.tag}.json").write_text(
-        json.dumps({"started": started, "finished": time.strftime("%Y-%m-%d %H:%M"),
-                    "data": str(args.data), "examples": len(data.intent_examples),
-                    "folds": args.folds, "results": results},
-                   ensure_ascii=False, indent=1, default=str))
-    print(f"\nTrained on {len(data.intent_examples)} examples ({args.data}); "
-          f"started {started}, finished {time.strftime('%H:%M')}.")
+        json.dumps(
+            {
+                "started": started,
+                "finished": time.strftime("%Y-%m-%d %H:%M"),
+                "data": str(args.data),
+                "examples": len(data.intent_examples),
+                "folds": args.folds,
+                "results": results,
+            },
+            ensure_ascii=False,
+            indent=1,
+            default=str,
+        )
+    )
+    print(
+        f"\nTrained on {len(data.intent_examples)} examples ({args.data}); "
+        f"started {started}, finished {time.strftime('%H:%M')}."
+    )
     print(table(results))
     for r in results:
         for set_name in ("cv", "fresh"):
             if set_name in r:
                 weakest = sorted(r[set_name]["per_intent_f1"].items(), key=lambda kv: kv[1])[:5]
-                print(f"\n{r['pipeline']} {set_name}: weakest "
-                      + ", ".join(f"{k} {v:.2f}" for k, v in weakest)
-                      + "; most common confusions "
-                      + ", ".join(f"{k} ({n})" for k, n in r[set_name]["confusions"][:6]))
+                print(
+                    f"\n{r['pipeline']} {set_name}: weakest "
+                    + ", ".join(f"{k} {v:.2f}" for k, v in weakest)
+                    + "; most common confusions "
+                    + ", ".join(f"{k} ({n})" for k, n in r[set_name]["confusions"][:6])
+                )
     return 0
 
 

@@ -109,8 +109,7 @@ def load_eval(path: Path):
 def score(flagged: dict, positives: dict, negatives: list) -> dict:
     """Recall per category and false-positive rate from text -> flagged."""
     result = {
-        f"recall_{c}": sum(flagged[t] for t in texts) / len(texts)
-        for c, texts in positives.items()
+        f"recall_{c}": sum(flagged[t] for t in texts) / len(texts) for c, texts in positives.items()
     }
     every = [t for texts in positives.values() for t in texts]
     result["recall_all"] = sum(flagged[t] for t in every) / len(every)
@@ -198,8 +197,7 @@ def fallback_sweep(parses: dict, positives, negatives, heldout, ambiguity: float
             "crisis_recall": sum(said[t] == "crisis" for t in every) / len(every),
             "crisis_fpr": sum(said[t] == "crisis" for t in negatives) / len(negatives),
             "heldout_accuracy": sum(said[t] == i for t, i in heldout) / len(heldout),
-            "heldout_fallback": sum(said[t] == "nlu_fallback" for t, _ in heldout)
-            / len(heldout),
+            "heldout_fallback": sum(said[t] == "nlu_fallback" for t, _ in heldout) / len(heldout),
             "negatives_fallback": sum(said[t] == "nlu_fallback" for t in negatives)
             / len(negatives),
         }
@@ -311,9 +309,7 @@ def measure_models(model: Path, rows: dict, flagged: dict, positives, negatives)
     for name, row in rows.items():
         print(fmt_row(name, row))
     for category in CATEGORIES:
-        instead = Counter(
-            classifier[t] for t in positives[category] if classifier[t] != "crisis"
-        )
+        instead = Counter(classifier[t] for t in positives[category] if classifier[t] != "crisis")
         print(f"  classifier on {category} misses said: {dict(instead.most_common(5))}")
     false_positives = [t for t in negatives if classifier[t] == "crisis"]
     print(f"  classifier false positives: {len(false_positives)}")

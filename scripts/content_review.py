@@ -283,10 +283,7 @@ def topic_entries() -> List[Entry]:
             entries += _grouped(
                 flow,
                 f"{title}: {topic}",
-                (
-                    (ROLE_KO[role], loader(topic, role), role == "student")
-                    for role in content.ROLES
-                ),
+                ((ROLE_KO[role], loader(topic, role), role == "student") for role in content.ROLES),
             )
     return entries
 
@@ -298,9 +295,7 @@ def quiz_entries() -> List[Entry]:
         asked = content.render(
             "quiz_question.j2", question=question, number=number, total=len(questions)
         )
-        entries.append(
-            Entry(QUIZ, f"{question.id} — 질문", [asked], facts=list(question.facts))
-        )
+        entries.append(Entry(QUIZ, f"{question.id} — 질문", [asked], facts=list(question.facts)))
         wrong = next(i for i in range(len(question.choices)) if i != question.answer)
         for label, given in (("맞혔을 때", question.answer), ("틀렸을 때", wrong)):
             entries.append(
@@ -362,8 +357,12 @@ def report_question_entries() -> List[Entry]:
             if key == "ask_more":
                 buttons = list((question.get("buttons_more") or {}).keys())
             entries.append(
-                Entry(REPORT, f"신고 기록 질문 {slot}.{key} — content/report.yml", [rendered],
-                      buttons=buttons)
+                Entry(
+                    REPORT,
+                    f"신고 기록 질문 {slot}.{key} — content/report.yml",
+                    [rendered],
+                    buttons=buttons,
+                )
             )
     return entries
 
@@ -372,8 +371,11 @@ def source_entries() -> List[Entry]:
     """What 근거 보기 shows, for one lesson level (the rest work the same way)."""
     replies = content.lesson("ask_law", "student", 1)
     return [
-        _entry(SOURCES, "근거 보기 — 예: 법은 어떻게 돼요? 2단계의 근거",
-               content.source_notes(content.facts_of(replies)))
+        _entry(
+            SOURCES,
+            "근거 보기 — 예: 법은 어떻게 돼요? 2단계의 근거",
+            content.source_notes(content.facts_of(replies)),
+        )
     ]
 
 
@@ -396,7 +398,6 @@ def _sms_contexts(source: str) -> List[Dict[str, Any]]:
 
     import jinja2.meta
 
-
     names = jinja2.meta.find_undeclared_variables(content.environment("sms").parse(source))
     base = {name: SMS_SAMPLE.get(name, f"({name})") for name in names}
     varied = [name for name in sorted(names) if name in SMS_VARIANTS]
@@ -416,12 +417,19 @@ def sms_entries() -> List[Entry]:
             for context in _sms_contexts(value):
                 varied = {k: v for k, v in context.items() if k in SMS_VARIANTS}
                 label = f" ({', '.join(f'{k}={v}' for k, v in varied.items())})" if varied else ""
-                entries.append(Entry(SMS, f"{name}{label} — content/sms.yml",
-                                     [sms.text(name, **context)], kind="sms"))
+                entries.append(
+                    Entry(
+                        SMS,
+                        f"{name}{label} — content/sms.yml",
+                        [sms.text(name, **context)],
+                        kind="sms",
+                    )
+                )
         elif isinstance(value, dict):
             shown = [f"{key}: {label}" for key, label in value.items()]
-            entries.append(Entry(SMS, f"{name} (목록) — content/sms.yml", ["\n".join(shown)],
-                                 kind="sms"))
+            entries.append(
+                Entry(SMS, f"{name} (목록) — content/sms.yml", ["\n".join(shown)], kind="sms")
+            )
     return entries
 
 
@@ -482,11 +490,18 @@ def page_entries() -> List[Entry]:
 
     settings = load_settings(environ={}, root=Path(tempfile.mkdtemp(prefix="jikimi-review-")))
     entries = [
-        Entry(PAGES, "채팅 화면 — jikimi/desk/templates/widget.html",
-              [page_text(render_page(settings))], kind="page"),
-        Entry(PAGES, "학교 사이트에 넣는 버튼 — jikimi/desk/templates/embed.js",
-              ["\n".join(re.findall(r'"([^"\n]*[가-힣][^"\n]*)"', render_embed(settings)))],
-              kind="page"),
+        Entry(
+            PAGES,
+            "채팅 화면 — jikimi/desk/templates/widget.html",
+            [page_text(render_page(settings))],
+            kind="page",
+        ),
+        Entry(
+            PAGES,
+            "학교 사이트에 넣는 버튼 — jikimi/desk/templates/embed.js",
+            ["\n".join(re.findall(r'"([^"\n]*[가-힣][^"\n]*)"', render_embed(settings)))],
+            kind="page",
+        ),
     ]
     moment = datetime(2026, 1, 2, 12, 0, tzinfo=timezone.utc)
     case = {
@@ -495,12 +510,19 @@ def page_entries() -> List[Entry]:
         "urls": ["https://t.me/example_room/12"], "evidence": [],
         "timeline": [{"at": moment, "what": "지킴이에 신고 기록을 만들었어요"}],
     }  # fmt: skip
-    page = content.environment("html").get_template(evidence_log.TEMPLATE).render(
-        case=case, generated_at=moment, expires_at=moment,
-        print_script=Markup(evidence_log.PRINT_SCRIPT),
+    page = (
+        content.environment("html")
+        .get_template(evidence_log.TEMPLATE)
+        .render(
+            case=case,
+            generated_at=moment,
+            expires_at=moment,
+            print_script=Markup(evidence_log.PRINT_SCRIPT),
+        )
     )
-    entries.append(Entry(PAGES, "증거 기록 페이지 — content/evidence_log.html",
-                         [page_text(page)], kind="page"))
+    entries.append(
+        Entry(PAGES, "증거 기록 페이지 — content/evidence_log.html", [page_text(page)], kind="page")
+    )
     for kind in ("invalid", "expired", "gone", "unavailable"):
         where = f"증거 기록 링크 오류 ({kind}) — content/evidence_log_error.html"
         text = page_text(evidence_log.render_error(kind))
@@ -546,7 +568,7 @@ def render_markdown(entries: List[Entry], commit: str) -> str:
         f"- 커밋: `{commit}`",
         f"- 만든 때: {datetime.now(timezone.utc).astimezone().strftime('%Y-%m-%d %H:%M %Z')}",
         "- 만든 방법: `make content-review` (scripts/content_review.py)",
-        "- 검토와 승인 방법: README의 \"Reviewing what Jikimi says\"",
+        '- 검토와 승인 방법: README의 "Reviewing what Jikimi says"',
         "",
         "각 말풍선은 휴대폰 한 화면에 보이는 메시지 하나예요(300자 이하).",
         "'근거'는 그 답이 말하는 사실과 출처예요. ※는 자료가 하나뿐이거나 날짜를",
@@ -582,7 +604,7 @@ def render_markdown(entries: List[Entry], commit: str) -> str:
             if source.get(key):
                 out.append(f"- {label}: {source[key]}")
         out += [f"- {url}" for url in source.get("urls") or []]
-        out += [f"- 인용: \"{ref}\"" for ref in source.get("refs") or []]
+        out += [f'- 인용: "{ref}"' for ref in source.get("refs") or []]
         out.append("")
     return "\n".join(out)
 

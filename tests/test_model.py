@@ -42,9 +42,7 @@ def classify(agent, text):
     processor = agent.processor
     nodes = processor.model_metadata.predict_schema.nodes
     target = next(name for name, node in nodes.items() if node.uses is LinearIntentClassifier)
-    out = processor.graph_runner.run(
-        inputs={"__message__": [UserMessage(text)]}, targets=[target]
-    )
+    out = processor.graph_runner.run(inputs={"__message__": [UserMessage(text)]}, targets=[target])
     (parsed,) = out[target]
     return parsed.get("intent"), parsed.get("intent_ranking")
 
@@ -100,8 +98,7 @@ def test_heldout_platform_values(agent, heldout):
     found = expected = 0
     for example in heldout.entity_examples:
         want = sorted(
-            synonyms.get(e["value"].lower(), e["value"].lower())
-            for e in example.get("entities")
+            synonyms.get(e["value"].lower(), e["value"].lower()) for e in example.get("entities")
         )
         got = sorted(
             e["value"].lower()

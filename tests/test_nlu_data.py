@@ -14,12 +14,27 @@ from jikimi.settings import ROOT
 NLU_CONTRACT = ROOT / "tests" / "data" / "nlu-contract.md"
 
 CANONICAL_PLATFORMS = {
-    "telegram", "instagram", "kakaotalk", "discord", "x", "tiktok",
-    "youtube", "facebook", "line", "naver", "other",
+    "telegram",
+    "instagram",
+    "kakaotalk",
+    "discord",
+    "x",
+    "tiktok",
+    "youtube",
+    "facebook",
+    "line",
+    "naver",
+    "other",
 }
 CONFUSABLE = {
-    "report_incident", "ask_bystander_help", "ask_law", "disclose_involvement",
-    "ask_takedown", "delete_my_data", "express_distress", "crisis",
+    "report_incident",
+    "ask_bystander_help",
+    "ask_law",
+    "disclose_involvement",
+    "ask_takedown",
+    "delete_my_data",
+    "express_distress",
+    "crisis",
 }
 
 

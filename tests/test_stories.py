@@ -30,17 +30,31 @@ PAYLOAD_ONLY = {
 def test_rasa_data_validate_is_clean():
     result = subprocess.run(
         RASA
-        + ["data", "validate", "--domain", "bot/domain", "--config", "bot/config.yml",
-           "--data", "data/nlu_ko", "bot/rules"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        + [
+            "data",
+            "validate",
+            "--domain",
+            "bot/domain",
+            "--config",
+            "bot/config.yml",
+            "--data",
+            "data/nlu_ko",
+            "bot/rules",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     warnings = [
-        line for line in (result.stdout + result.stderr).splitlines()
+        line
+        for line in (result.stdout + result.stderr).splitlines()
         if "UserWarning" in line and "rasa/shared/utils/io.py" in line
     ]
     unexplained = [
-        w for w in warnings
+        w
+        for w in warnings
         if not any(f"'{name}' is not used" in w for name in USED_IMPLICITLY)
         and not any(
             f"intent '{name}' is listed in the domain file, but is not found" in w
@@ -53,11 +67,24 @@ def test_rasa_data_validate_is_clean():
 def test_stories_hold_on_the_trained_model(model_path, tmp_path):
     result = subprocess.run(
         RASA
-        + ["test", "core", "--model", str(model_path), "--stories", "tests/stories",
-           "--fail-on-prediction-errors", "--out", str(tmp_path), "--no-plot"],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        + [
+            "test",
+            "core",
+            "--model",
+            str(model_path),
+            "--stories",
+            "tests/stories",
+            "--fail-on-prediction-errors",
+            "--out",
+            str(tmp_path),
+            "--no-plot",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
-    failed = (tmp_path / "failed_test_stories.yml")
+    failed = tmp_path / "failed_test_stories.yml"
     detail = failed.read_text() if failed.exists() else ""
     assert result.returncode == 0, detail + result.stdout[-3000:] + result.stderr[-3000:]
     # Every story in tests/stories/ was evaluated, and every one held.

@@ -344,7 +344,8 @@ def _crisis(turn: Turn) -> Optional[Plan]:
             return Plan(["utter_threat_more"])
     pause = _pause(turn)
     adult = (reading.role(turn.text, turn.slots.get("user_role")) or turn.role) in (
-        "teacher", "parent"
+        "teacher",
+        "parent",
     )
     other = reading.about_someone_else(turn.text, adult=adult)
     if kind in ("threat", "medical"):
@@ -416,8 +417,10 @@ def _answer_to_question(turn: Turn) -> Optional[Plan]:
     if asked in ("safety", "safety_again", "safety_other", "safety_other_again"):
         if reading.retracts_crisis(turn.text):
             # "아 그런 뜻 아니고 짜증나서 한 말임": taken back, 109 for later.
-            return Plan(["utter_crisis_clarified", "action_crisis_update"] + _kept_offer(turn),
-                        [SlotSet("crisis_status", "clarified")])
+            return Plan(
+                ["utter_crisis_clarified", "action_crisis_update"] + _kept_offer(turn),
+                [SlotSet("crisis_status", "clarified")],
+            )
         status, place = reading.safety_answer(turn.text)
         other = asked.startswith("safety_other")
         if status is None and not other and _threat_episode(turn):

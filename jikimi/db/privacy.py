@@ -95,9 +95,7 @@ def purge_older_than(session: Session, days: int, now: datetime) -> Dict[str, in
                 OutboxMessage.status.in_(("sent", "failed")), OutboxMessage.created_at < cutoff
             ),
         ),
-        "sms_contacts": _delete(
-            session, delete(SmsContact).where(SmsContact.last_seen_at < cutoff)
-        )
+        "sms_contacts": _delete(session, delete(SmsContact).where(SmsContact.last_seen_at < cutoff))
         + _delete(session, delete(KakaoContact).where(KakaoContact.last_seen_at < cutoff)),
     }
 

@@ -115,8 +115,7 @@ class RasaClient:
     async def append_events(self, sender_id: str, events: List[Dict[str, str]]) -> bool:
         """Appends events to a conversation (ending an SMS conversation)."""
         return await self.post(
-            f"{self.settings.rasa_url}/conversations/{quote(sender_id, safe='')}"
-            "/tracker/events",
+            f"{self.settings.rasa_url}/conversations/{quote(sender_id, safe='')}/tracker/events",
             what="ending an SMS conversation",
             params={"token": self.settings.rasa_token},
             json=events,

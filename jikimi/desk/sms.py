@@ -294,8 +294,7 @@ class SmsDesk:
         transport = await self.blocking(sms.transport_for, self.settings)
         if transport.name == "local":
             logger.warning(
-                "Twilio credentials are not all set: SMS are recorded in %s and printed, "
-                "NOT sent.",
+                "Twilio credentials are not all set: SMS are recorded in %s and printed, NOT sent.",
                 sms.local_record_path(self.settings),
             )
         if not self.settings.twilio_auth_token:
@@ -497,9 +496,7 @@ class SmsDesk:
                 except Unhandled as unhandled:
                     if unhandled.claimed and not entry.data.get("claimed"):
                         await self.blocking(self.journal.remove, entry)
-                        await self.blocking(
-                            self.journal.append, {**entry.data, "claimed": True}
-                        )
+                        await self.blocking(self.journal.append, {**entry.data, "claimed": True})
                     break
                 await self.blocking(self.journal.remove, entry)
                 if route is not None:

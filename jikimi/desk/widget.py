@@ -99,11 +99,15 @@ def widget_config(settings: Settings) -> Dict:
 
 
 def render_page(settings: Settings) -> str:
-    return content.environment("widget").get_template("widget.html").render(
-        config=widget_config(settings),
-        emergency=_hotlines(EMERGENCY),
-        offline=_hotlines(OFFLINE),
-        max_hash_mb=MAX_HASH_BYTES // (1024 * 1024),
+    return (
+        content.environment("widget")
+        .get_template("widget.html")
+        .render(
+            config=widget_config(settings),
+            emergency=_hotlines(EMERGENCY),
+            offline=_hotlines(OFFLINE),
+            max_hash_mb=MAX_HASH_BYTES // (1024 * 1024),
+        )
     )
 
 

@@ -427,10 +427,7 @@ def axe_violations(page) -> list:
         page,
         options={"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21aa"]}},
     )
-    return [
-        (v["id"], [n["target"] for n in v["nodes"]])
-        for v in results.response["violations"]
-    ]
+    return [(v["id"], [n["target"] for n in v["nodes"]]) for v in results.response["violations"]]
 
 
 def test_wcag_aa_on_every_screen(page, widget_stack):
@@ -516,9 +513,7 @@ def test_embedded_on_a_school_site_quick_exit_replaces_the_school_page(
     assert page.url != school_site
 
 
-def test_reconnects_after_the_rasa_server_restarts_and_sends_what_was_typed(
-    page, widget_stack
-):
+def test_reconnects_after_the_rasa_server_restarts_and_sends_what_was_typed(page, widget_stack):
     start_chat(page, widget_stack)
     widget_stack.stop("rasa")
     try:

@@ -76,5 +76,3 @@ def healthy(stack) -> Iterator[FaultStack]:
         stack.redis.start()
     stack.wait_ready()
     forget_handoffs(stack.settings)
-
-

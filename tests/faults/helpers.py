@@ -320,8 +320,6 @@ def forget_handoffs(settings) -> None:
         session.execute(delete(Handoff))
 
 
-
-
 class Widget:
     """The web widget's side of socket.io, as jikimi/desk/static/widget.js
     speaks it: session_request with the token it was given (none at first),
@@ -361,9 +359,12 @@ class Widget:
 
     def send(self, text: str, timeout: float = 120) -> dict:
         """Emits one message and returns the server's acknowledgement."""
-        return self.client.call(
-            "user_uttered", {"message": text, "session_id": self.token}, timeout=timeout
-        ) or {}
+        return (
+            self.client.call(
+                "user_uttered", {"message": text, "session_id": self.token}, timeout=timeout
+            )
+            or {}
+        )
 
     def send_until_handled(self, text: str, give_up_s: float = 240) -> int:
         """Sends as the widget does: again after `retry_in` until it is handled;
@@ -436,7 +437,7 @@ class RawSocket:
                 await self._ws.send_str("3")
             elif data.startswith("43"):
                 digits = "".join(itertools.takewhile(str.isdigit, data[2:]))
-                payload = json_module.loads(data[2 + len(digits):])
+                payload = json_module.loads(data[2 + len(digits) :])
                 future = self._acks.pop(int(digits), None)
                 if future is not None and not future.done():
                     future.set_result(payload[0] if payload else None)

@@ -31,9 +31,9 @@ def test_typed_payloads_never_put_a_students_words_in_the_log(healthy):
     try:
         for typed in (
             f"/{NAME} {PHONE}",
-            f"/greet{{\"name\": \"{NAME} {PHONE}\"}}",
+            f'/greet{{"name": "{NAME} {PHONE}"}}',
             f"/greet@0.9 {NAME} {PHONE}",
-            f"/{NAME}{{\"x\": 1}} {PHONE}",
+            f'/{NAME}{{"x": 1}} {PHONE}',
         ):
             widget.send_until_handled(typed)
             assert widget.drain(1), typed
@@ -76,15 +76,23 @@ def test_crafted_payloads_do_not_break_a_students_own_flows(healthy):
         widget.send_until_handled("요즘 너무 힘들어서 죽고 싶어")
         widget.drain(2)
         with session_scope(stack.settings) as session:
-            cases = session.execute(
-                select(Case).where(Case.sender_hash == sender_hash(session, widget.sender_id))
-            ).scalars().all()
-            assert len(cases) == 1 and [e.captured_at.year for e in cases[0].evidence] == [2026]
-            platforms = session.execute(
-                select(Handoff.platform).where(
-                    Handoff.sender_hash == sender_hash(session, widget.sender_id)
+            cases = (
+                session.execute(
+                    select(Case).where(Case.sender_hash == sender_hash(session, widget.sender_id))
                 )
-            ).scalars().all()
+                .scalars()
+                .all()
+            )
+            assert len(cases) == 1 and [e.captured_at.year for e in cases[0].evidence] == [2026]
+            platforms = (
+                session.execute(
+                    select(Handoff.platform).where(
+                        Handoff.sender_hash == sender_hash(session, widget.sender_id)
+                    )
+                )
+                .scalars()
+                .all()
+            )
         assert all(p is None or p.isascii() and PHONE not in p for p in platforms), platforms
     finally:
         widget.close()

@@ -74,17 +74,22 @@ def test_two_dispatchers_send_500_sms_exactly_once(postgres_url, tmp_path):
             processes.append(
                 subprocess.Popen(
                     [sys.executable, "-m", "jikimi.cli", "dispatch"],
-                    cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                    cwd=ROOT,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
                 )  # fmt: skip
             )
         try:
             _wait(
-                lambda: scalar(
-                    "SELECT COUNT(DISTINCT application_name) FROM pg_stat_activity "
-                    "WHERE datname = current_database() "
-                    "AND application_name IN ('dispatcher_a', 'dispatcher_b')"
-                )
-                == 2,
+                lambda: (
+                    scalar(
+                        "SELECT COUNT(DISTINCT application_name) FROM pg_stat_activity "
+                        "WHERE datname = current_database() "
+                        "AND application_name IN ('dispatcher_a', 'dispatcher_b')"
+                    )
+                    == 2
+                ),
                 120,
                 "both dispatchers to poll the outbox",
                 processes,
@@ -97,8 +102,9 @@ def test_two_dispatchers_send_500_sms_exactly_once(postgres_url, tmp_path):
                     recipients[body] = f"+8210{55550000 + number}"
                     enqueue(session, recipients[body], body, now, sender_id=f"s{number}")
             _wait(
-                lambda: scalar("SELECT COUNT(*) FROM outbox_messages WHERE status = 'sent'")
-                == COUNT,
+                lambda: (
+                    scalar("SELECT COUNT(*) FROM outbox_messages WHERE status = 'sent'") == COUNT
+                ),
                 300,
                 f"{COUNT} SMS to be sent",
                 processes,

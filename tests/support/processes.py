@@ -104,9 +104,7 @@ def tail(log: Path, chars: int = 4000) -> str:
     return log.read_text(errors="replace")[-chars:] if log.exists() else ""
 
 
-def popen(
-    command: list, env: Dict[str, str], log: Path, root: Path = ROOT
-) -> subprocess.Popen:
+def popen(command: list, env: Dict[str, str], log: Path, root: Path = ROOT) -> subprocess.Popen:
     with log.open("a") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "jikimi.cli", *command],

@@ -149,9 +149,7 @@ def test_ask_shows_the_current_question_with_answer_buttons():
 def validate(text, slots, intent="affirm"):
     dispatcher = CollectingDispatcher()
     result = asyncio.run(
-        ValidateQuizForm().validate_quiz_answer(
-            text, dispatcher, tracker(intent, text, slots), {}
-        )
+        ValidateQuizForm().validate_quiz_answer(text, dispatcher, tracker(intent, text, slots), {})
     )
     return result, dispatcher.messages
 
@@ -189,8 +187,9 @@ def test_stop_words_end_the_quiz(text):
 
 def test_a_call_for_help_ends_the_quiz_and_is_answered():
     question = next(q for q in content.quiz_questions() if q.kind == "choice")
-    result, _ = validate("저 사실 피해자예요 신고하고 싶어요", quiz_slots([question.id]),
-                         intent="report_incident")
+    result, _ = validate(
+        "저 사실 피해자예요 신고하고 싶어요", quiz_slots([question.id]), intent="report_incident"
+    )
     assert result == {"quiz_answer": "report_incident"}
     slots = {**quiz_slots([question.id]), "quiz_answer": "report_incident"}
     events, messages = run(ActionQuizEnd(), tracker(slots=slots))

@@ -40,9 +40,7 @@ LESSON_TOPICS = {
 }  # fmt: skip
 # Button payloads: contract intents, the form's payload-only start, "더 알려줘", and
 # "근거 보기" (checked by shape in is_allowed_payload).
-ALLOWED_PAYLOADS = (
-    {f"/{i}" for i in CONTRACT_INTENTS} | {"/start_report"} | {content.MORE_PAYLOAD}
-)
+ALLOWED_PAYLOADS = {f"/{i}" for i in CONTRACT_INTENTS} | {"/start_report"} | {content.MORE_PAYLOAD}
 SOURCES_PAYLOAD = re.compile(r'/show_sources\{"source_ids":"[a-z0-9_. ]+"\}')
 
 

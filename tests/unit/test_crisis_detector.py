@@ -372,8 +372,13 @@ def test_process_sets_crisis_intent_ranking_and_category(detector):
 
 
 def test_process_records_threat_and_keeps_other_entities(detector):
-    platform = {"entity": "platform", "value": "instagram", "start": 19, "end": 21,
-                "extractor": "DIETClassifier"}
+    platform = {
+        "entity": "platform",
+        "value": "instagram",
+        "start": 19,
+        "end": 21,
+        "extractor": "DIETClassifier",
+    }
     message = classified(
         "돈 안 주면 학교에 퍼뜨린다고 했어 인스타로",
         [{"name": "report_incident", "confidence": 0.9}],
@@ -396,7 +401,9 @@ def test_process_overrides_nlu_fallback(detector):
     detector.process([message])
     assert message.get("intent") == {"name": "crisis", "confidence": 1.0}
     assert [r["name"] for r in message.get("intent_ranking")] == [
-        "crisis", "nlu_fallback", "out_of_scope",
+        "crisis",
+        "nlu_fallback",
+        "out_of_scope",
     ]
 
 
@@ -424,16 +431,14 @@ def test_classifier_crisis_without_a_match_is_left_as_it_is(detector):
 
 
 def test_non_crisis_message_is_unchanged(detector):
-    message = classified(
-        "배고파 죽겠다 ㅋㅋ", [{"name": "express_distress", "confidence": 0.7}]
-    )
+    message = classified("배고파 죽겠다 ㅋㅋ", [{"name": "express_distress", "confidence": 0.7}])
     before = {k: v for k, v in message.data.items()}
     detector.process([message])
     assert message.data == before
 
 
 @pytest.mark.parametrize(
-    "payload", ["/ask_law", "/crisis", " /inform{\"text\": \"죽고싶어\"}", "/greet@0.9"]
+    "payload", ["/ask_law", "/crisis", ' /inform{"text": "죽고싶어"}', "/greet@0.9"]
 )
 def test_button_payloads_are_not_touched(detector, payload):
     message = Message(data={"text": payload})
@@ -447,9 +452,7 @@ def test_slash_text_that_is_no_payload_is_still_checked(detector):
     assert message.get("intent")["name"] == "crisis"
 
 
-def test_internal_error_leaves_message_unchanged_and_logs_no_text(
-    tmp_path, caplog, monkeypatch
-):
+def test_internal_error_leaves_message_unchanged_and_logs_no_text(tmp_path, caplog, monkeypatch):
     detector = make_detector(tmp_path)
 
     def broken(text):
@@ -514,9 +517,7 @@ def test_in_the_nlu_graph_payloads_still_win_and_the_category_is_output(tmp_path
         "pipeline": [{"name": COMPONENT}],
         "policies": [],
     }
-    graph = DefaultV1Recipe().graph_config_for_recipe(
-        config, {}, training_type=TrainingType.NLU
-    )
+    graph = DefaultV1Recipe().graph_config_for_recipe(config, {}, training_type=TrainingType.NLU)
     schema = graph.predict_schema
     runner = DaskGraphRunner.create(
         graph_schema=schema,
@@ -525,9 +526,7 @@ def test_in_the_nlu_graph_payloads_still_win_and_the_category_is_output(tmp_path
     )
 
     def parse(text):
-        result = runner.run(
-            inputs={"__message__": [UserMessage(text)]}, targets=[graph.nlu_target]
-        )
+        result = runner.run(inputs={"__message__": [UserMessage(text)]}, targets=[graph.nlu_target])
         return result[graph.nlu_target][0].as_dict(only_output_properties=True)
 
     parsed = parse("만나주지 않으면 인스타에 올린대")

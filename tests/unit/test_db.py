@@ -251,8 +251,7 @@ def test_cli_db_upgrade_migrates_the_configured_database(tmp_path, monkeypatch, 
 def test_importing_the_package_does_no_work(tmp_path):
     path = tmp_path / "never.db"
     script = (
-        "import jikimi.db, jikimi.db.session as s, jikimi.db.migrate;"
-        "assert s.engine_count() == 0"
+        "import jikimi.db, jikimi.db.session as s, jikimi.db.migrate;assert s.engine_count() == 0"
     )
     env = {**os.environ, "JIKIMI_DATABASE_URL": f"sqlite:///{path}"}
     subprocess.run([sys.executable, "-c", script], check=True, cwd=ROOT, env=env)

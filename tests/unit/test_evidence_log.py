@@ -113,7 +113,10 @@ def token_of(link: str) -> str:
 
 def test_a_link_opens_its_case_until_it_expires(tmp_path):
     settings = load_settings(
-        environ={"JIKIMI_SECRET_KEY": fernet_key(), "JIKIMI_PUBLIC_URL": "https://desk.example.kr/"},
+        environ={
+            "JIKIMI_SECRET_KEY": fernet_key(),
+            "JIKIMI_PUBLIC_URL": "https://desk.example.kr/",
+        },
         root=tmp_path,
     )
     now = 1_800_000_000
@@ -163,8 +166,15 @@ def test_links_survive_a_key_rotation(tmp_path):
     assert evidence_log.verify(after, token).case_code == "JK-ABC234"
 
 
-@pytest.mark.parametrize("code,ttl_s", [("JK-abc234", 60), ("<script>", 60), ("JK-ABC234", 0),
-                                        ("JK-ABC234", evidence_log.MAX_TTL_S + 1)])
+@pytest.mark.parametrize(
+    "code,ttl_s",
+    [
+        ("JK-abc234", 60),
+        ("<script>", 60),
+        ("JK-ABC234", 0),
+        ("JK-ABC234", evidence_log.MAX_TTL_S + 1),
+    ],
+)
 def test_make_link_refuses_what_it_cannot_keep(tmp_path, code, ttl_s):
     settings = load_settings(environ={"JIKIMI_SECRET_KEY": fernet_key()}, root=tmp_path)
     with pytest.raises(ValueError):

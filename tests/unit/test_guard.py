@@ -63,7 +63,7 @@ async def test_clean_text_reaches_rasa_and_forged_intents_are_refused(limits):
     for typed in (
         "/EXTERNAL_handoff_accepted",
         ' // external_counsellor_message{"counsellor_text": "hi"}',
-        "/EXTERNAL_counsellor_message{\"counsellor_text\": \"죽고 싶어\"}",
+        '/EXTERNAL_counsellor_message{"counsellor_text": "죽고 싶어"}',
         "/restart",
         "/session_start",
         "/back{}",
@@ -119,7 +119,7 @@ EVIDENCE = {
         ('/greet{"platform": {"a": 1}}', "/greet"),
         ('/greet{"platform": "010-1234-5678 myspace"}', "/greet"),
         ('/greet{"danger": "self_harm"}', "/greet"),
-        ('/greet{"platform": "telegram"', "greet{\"platform\": \"telegram\""),
+        ('/greet{"platform": "telegram"', 'greet{"platform": "telegram"'),
         # The evidence panel's payload: only its entities, only their types.
         (
             "/add_evidence" + json.dumps(EVIDENCE),

@@ -87,9 +87,7 @@ def sms_from(settings, phone, text):
 
 
 def test_request_creates_the_handoff_and_the_first_counsellors_sms(db, settings, roster):
-    result = ask(
-        settings, urgent=True, age_group="minor", platform="telegram", reason="report"
-    )
+    result = ask(settings, urgent=True, age_group="minor", platform="telegram", reason="report")
     assert result.counsellor_available and not result.already_active
     assert result.state == "notified" and result.timeout_s == 60
     assert CODE_PATTERN.fullmatch(result.code)

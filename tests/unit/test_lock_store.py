@@ -42,9 +42,7 @@ def conversation():
 
 def test_rasa_builds_it_from_the_endpoints_file_entry():
     store = LockStore.create(
-        EndpointConfig(
-            url="127.0.0.1", type="bot.lock_store.AtomicRedisLockStore", port=6379, db=3
-        )
+        EndpointConfig(url="127.0.0.1", type="bot.lock_store.AtomicRedisLockStore", port=6379, db=3)
     )
     assert isinstance(store, AtomicRedisLockStore)
     assert store.red.connection_pool.connection_kwargs["db"] == 3

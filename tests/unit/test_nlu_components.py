@@ -37,9 +37,7 @@ def test_every_contract_platform_has_korean_latin_and_short_or_slang_names():
         assert kinds.get("abbreviated") or kinds.get("slang"), value
 
 
-@pytest.mark.parametrize(
-    "spelling", all_spellings(), ids=lambda s: f"{s.value}:{s.kind}:{s.text}"
-)
+@pytest.mark.parametrize("spelling", all_spellings(), ids=lambda s: f"{s.value}:{s.kind}:{s.text}")
 def test_each_spelling_is_found_before_a_particle(spelling):
     text = sentence_with(spelling)
     mentions = MATCHER.find(text)

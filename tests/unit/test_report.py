@@ -112,8 +112,11 @@ def using(monkeypatch):
         ("report_when", "어제 밤", "어제 밤"),
         ("report_when", "밤에요", "밤에요"),
         ("report_when", "9월 말쯤?", "9월 말쯤?"),
-        ("report_description", "반 단톡에서 누가 제 얼굴 합성한 사진을 돌렸대요",
-         "반 단톡에서 누가 제 얼굴 합성한 사진을 돌렸대요"),
+        (
+            "report_description",
+            "반 단톡에서 누가 제 얼굴 합성한 사진을 돌렸대요",
+            "반 단톡에서 누가 제 얼굴 합성한 사진을 돌렸대요",
+        ),
     ],
 )
 def test_answers_become_values(slot, text, value):
@@ -149,14 +152,10 @@ def test_platform_comes_from_the_entity_or_counts_as_other():
 
 
 def test_a_question_is_answered_and_the_same_question_asked_again():
-    asked = validate(
-        "report_when", "잠깐만 근데 이거 하면 엄마한테 연락가?", intent="ask_privacy"
-    )
+    asked = validate("report_when", "잠깐만 근데 이거 하면 엄마한테 연락가?", intent="ask_privacy")
     assert asked["report_when"] is None and asked["form_aside"] == "question"
     assert "부모" in " ".join(m["text"] for m in asked["_messages"]) or asked["_messages"]
-    _, messages = run(
-        ASK_ACTIONS["report_when"](), tracker(slots={"form_aside": "question"})
-    )
+    _, messages = run(ASK_ACTIONS["report_when"](), tracker(slots={"form_aside": "question"}))
     assert "언제" in messages[0]["text"]
 
 

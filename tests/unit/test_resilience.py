@@ -248,7 +248,9 @@ def test_redis_auth_and_tls_reach_rasas_endpoints(tmp_path):
     lock = endpoints_config(settings)["lock_store"]
     assert lock["use_ssl"] is True and lock["port"] == 6380 and lock["db"] == 2
     assert (lock["username"], lock["password"], lock["ssl_ca_certs"]) == (
-        "jikimi", "s3cret", str(ca),
+        "jikimi",
+        "s3cret",
+        str(ca),
     )
     with pytest.raises(ValueError):
         load_settings(

@@ -140,9 +140,7 @@ async def test_purged_conversations_are_zeroed_in_the_sqlite_file(tmp_path):
     store = SQLTrackerStore(Domain.empty(), host=url)
     secret = "purple elephant 7Q2M"  # Rasa's JSON escapes Hangul: ASCII to find it
     old = (NOW - timedelta(days=120)).timestamp()
-    await store.save(
-        DialogueStateTracker.from_events("old", [UserUttered(secret, timestamp=old)])
-    )
+    await store.save(DialogueStateTracker.from_events("old", [UserUttered(secret, timestamp=old)]))
     recent = UserUttered("green giraffe", timestamp=NOW.timestamp())
     await store.save(DialogueStateTracker.from_events("new", [recent]))
     store.engine.dispose()
@@ -170,7 +168,11 @@ async def test_the_command_uses_the_documented_default_and_takes_older_than(
     def jikimi(*args: str) -> str:
         done = subprocess.run(
             [sys.executable, "-m", "jikimi.cli", "purge", *args],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         assert done.returncode == 0, done.stderr
         return done.stdout
@@ -184,7 +186,11 @@ async def test_the_command_uses_the_documented_default_and_takes_older_than(
     assert await left() == {"c"}
     bad = subprocess.run(
         [sys.executable, "-m", "jikimi.cli", "purge", "--older-than", "-5"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert bad.returncode == 2 and "must not be negative" in bad.stderr
 
@@ -205,9 +211,9 @@ def test_a_case_without_activity_is_closed_and_later_purged(settings):
                      created_at=at, updated_at=at)
             )  # fmt: skip
         session.flush()
-        waiting = session.query(Case).filter(
-            Case.sender_hash == sender_hash(session, "waiting")
-        ).one()
+        waiting = (
+            session.query(Case).filter(Case.sender_hash == sender_hash(session, "waiting")).one()
+        )
         session.add(
             Handoff(case_id=waiting.id, sender_hash=waiting.sender_hash, sender_id="waiting",
                     channel="rest", state="notified", requested_at=NOW - timedelta(days=40))
@@ -216,9 +222,9 @@ def test_a_case_without_activity_is_closed_and_later_purged(settings):
     assert close_inactive_cases(settings, NOW) == 0, "twice is harmless"
     with session_scope(settings) as session:
         status = {
-            sender: session.query(Case.status).filter(
-                Case.sender_hash == sender_hash(session, sender)
-            ).scalar()
+            sender: session.query(Case.status)
+            .filter(Case.sender_hash == sender_hash(session, sender))
+            .scalar()
             for sender in ("idle", "recent", "waiting")
         }
     assert status == {"idle": "closed", "recent": "open", "waiting": "open"}

@@ -104,8 +104,6 @@ def test_redis_password_and_db_are_passed_on(tmp_path):
 
 
 def test_lock_store_must_be_redis(tmp_path):
-    settings = load_settings(
-        environ={"JIKIMI_LOCK_STORE_URL": "memcached://x"}, root=tmp_path
-    )
+    settings = load_settings(environ={"JIKIMI_LOCK_STORE_URL": "memcached://x"}, root=tmp_path)
     with pytest.raises(ValueError, match="redis://"):
         endpoints_config(settings)

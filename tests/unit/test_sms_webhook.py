@@ -156,9 +156,11 @@ def desk(tmp_path_factory):
     rasa = FakeRasa()
     with FakeTwilio() as twilio:
         try:
-            with start_desk(
-                tmp, {**twilio.env(), "JIKIMI_RASA_PORT": str(rasa.port)}
-            ) as (url, settings, log):
+            with start_desk(tmp, {**twilio.env(), "JIKIMI_RASA_PORT": str(rasa.port)}) as (
+                url,
+                settings,
+                log,
+            ):
                 with session_scope(settings) as session:
                     add_counsellor(session, "김상담", COUNSELLOR, priority=1)
                     add_counsellor(session, "이상담", SECOND, priority=2)
@@ -240,8 +242,10 @@ def test_a_student_reaches_rasa_under_an_opaque_id(desk):
     assert answer.status_code == 200 and answer.text == EMPTY_TWIML
     assert "xml" in answer.headers["Content-Type"]
     [call] = desk.rasa.wait_for(
-        lambda c: c["path"] == "/webhooks/jikimi_sms/webhook"
-        and c["json"]["message"] == "상담 선생님이랑 얘기하고 싶어요",
+        lambda c: (
+            c["path"] == "/webhooks/jikimi_sms/webhook"
+            and c["json"]["message"] == "상담 선생님이랑 얘기하고 싶어요"
+        ),
         what="student message",
     )
     sender = call["json"]["sender"]
@@ -335,8 +339,10 @@ def test_accept_relay_and_close_by_sms(desk):
     desk.twilio.wait_for_message(COUNSELLOR, f"{code} 수락했어요")
     desk.text(COUNSELLOR, "많이 힘들었죠. 천천히 이야기해 주세요.")
     desk.rasa.wait_for(
-        lambda c: c["fields"].get("entities", {}).get("counsellor_text")
-        == "많이 힘들었죠. 천천히 이야기해 주세요.",
+        lambda c: (
+            c["fields"].get("entities", {}).get("counsellor_text")
+            == "많이 힘들었죠. 천천히 이야기해 주세요."
+        ),
         what="relay",
     )
     desk.text(COUNSELLOR, f"종료 {code}")
@@ -373,8 +379,9 @@ def test_decline_and_timeout_escalate_and_then_nobody_is_left(desk):
     # The second counsellor does not answer: after JIKIMI_HANDOFF_TIMEOUT_S the
     # sweep finds nobody left.
     desk.rasa.wait_for(
-        lambda c: c["fields"].get("name") == "EXTERNAL_handoff_unavailable"
-        and student in c["path"],
+        lambda c: (
+            c["fields"].get("name") == "EXTERNAL_handoff_unavailable" and student in c["path"]
+        ),
         timeout=TIMEOUT_S * 10,
         what="unavailable",
     )

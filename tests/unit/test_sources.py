@@ -1,4 +1,4 @@
-""""근거 보기": every reply that states facts carries the button, its payload names
+""" "근거 보기": every reply that states facts carries the button, its payload names
 those facts, and action_show_sources shows their articles and source titles in
 phone-sized bubbles (after a lesson, with "더 알려줘" again); during the quiz the
 validator shows them and asks the same question again."""

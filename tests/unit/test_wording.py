@@ -258,9 +258,9 @@ def test_every_fact_stated_has_a_source():
     words = " ".join(_facts_ko().replace("**", "").split())
     for fact_id in {f for e in entries() for f in e.facts}:
         source = facts[fact_id]["source"]
-        assert source.get("title") and str(source.get("section", "")).startswith(
-            "facts-ko.md §"
-        ), fact_id
+        assert source.get("title") and str(source.get("section", "")).startswith("facts-ko.md §"), (
+            fact_id
+        )
         refs = [" ".join(r.split()) for r in source.get("refs") or []]
         assert source.get("urls") or source.get("law") or refs, fact_id
         assert all(url in _facts_ko() for url in source.get("urls") or []), fact_id
