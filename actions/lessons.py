@@ -22,14 +22,14 @@ def _topic(tracker: Tracker, role: Text) -> Text:
     topic = tracker.get_intent_of_latest_message()
     stance = tracker.get_slot("stance")
     text = tracker.latest_message.get("text") or ""
+    if stance is None and role == "student" and reading.worry(text):
+        return "ask_prevention"  # "합성당할까봐 걱정돼": how to protect one's photos
     if (
         stance is None
         and topic in ("disclose_involvement", "report_incident", "ask_bystander_help")
         and reading.hypothetical(text)
     ):
         return "ask_law"  # "만들어서 퍼뜨리면 어케됨": the law, not a disclosure
-    if stance is None and role == "student" and reading.worry(text):
-        return "ask_prevention"  # "합성당할까봐 걱정돼": how to protect one's photos
     if (
         role in ("teacher", "parent")
         and stance
