@@ -635,7 +635,12 @@ def _route(turn: Turn) -> Optional[Plan]:
     if role == "teacher" and reading.asks_must_report(turn.text):
         # "학생이 원하지 않는데 그래도 경찰에 신고해야 하나요?": the duty, plainly.
         return Plan(["utter_teacher_must_report"])
-    if role in ("teacher", "parent") and stance and reading.asks_how_to_help(turn.text):
+    if (
+        role in ("teacher", "parent")
+        and stance
+        and turn.slots.get("lesson_topic")  # a follow-up: their lesson came first
+        and reading.asks_how_to_help(turn.text)
+    ):
         # "아이에게 어떻게 말을 꺼내야 할까요?", "하지 말아야 할 행동": what to do and not.
         if stance == "involved":
             return Plan(["action_lesson"])
@@ -662,7 +667,12 @@ def _route(turn: Turn) -> Optional[Plan]:
     if reading.asks_my_fault(turn.text) and stance != "involved" and role == "student":
         # "누가 합성하면 내가 사진 올린 탓이야?": no, never.
         return Plan(["utter_not_your_fault"])
-    if reading.invited_to_room(turn.text) and intent not in ("crisis", "delete_my_data"):
+    if (
+        reading.invited_to_room(turn.text)
+        and intent not in ("crisis", "delete_my_data")
+        and stance != "involved"
+        and not reading.involved_cue(turn.text)
+    ):
         inside = reading.already_in_room(turn.text) or "utter_invited_room" in turn.previous
         return Plan(["utter_in_room" if inside else "utter_invited_room"])
     if stance == "victim" and role == "student" and reading.avoids_calling(turn.text):
