@@ -76,6 +76,16 @@ def send(
         dispatcher.utter_message(text=reply.text, buttons=buttons(reply.buttons))
 
 
+def this_turn(tracker: Tracker) -> list:
+    """The events of the bot's turn so far (after the latest user message)."""
+    events = []
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            break
+        events.append(event)
+    return events[::-1]
+
+
 def previous_bot_texts(tracker: Tracker) -> set:
     """What the bot said in its previous turn (before the latest user message)."""
     texts = set()

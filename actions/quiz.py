@@ -20,7 +20,7 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import previous_bot_texts, send
+from actions.common import previous_bot_texts, send, this_turn
 from actions.report import QUESTION_INTENTS, answer_question
 from actions.sources import asked_for_sources, source_ids
 from jikimi import content, quiz_answers, reading
@@ -192,12 +192,10 @@ class ValidateQuizForm(FormValidationAction):
 
 def _just_started(tracker: Tracker) -> bool:
     """Whether the quiz was started by the latest message (this very turn)."""
-    for event in reversed(tracker.events):
-        if event.get("event") == "user":
-            return False
-        if event.get("event") == "action" and event.get("name") == "action_start_quiz":
-            return True
-    return False
+    return any(
+        event.get("event") == "action" and event.get("name") == "action_start_quiz"
+        for event in this_turn(tracker)
+    )
 
 
 class ActionQuizEnd(Action):

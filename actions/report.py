@@ -24,7 +24,15 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import channel_of, previous_bot_texts, role_of, run_blocking, send, settings
+from actions.common import (
+    channel_of,
+    previous_bot_texts,
+    role_of,
+    run_blocking,
+    send,
+    settings,
+    this_turn,
+)
 from jikimi import cases, content, evidence_log, reading
 
 logger = logging.getLogger(__name__)
@@ -61,8 +69,6 @@ def _form_content() -> Dict[Text, Any]:
 def question(slot: Text) -> Dict[Text, Any]:
     return _form_content()["questions"][slot]
 
-
-_TIME_WORDS = reading.TIME_WORDS
 
 # "Not right" at the summary, without naming what: ask which answer to fix.
 _NOT_RIGHT = ["아니", "아뇨", "ㄴㄴ", "안맞", "고칠", "고쳐", "수정", "바꿀", "바꿔", "틀"]
@@ -185,17 +191,9 @@ class ValidateReportForm(FormValidationAction):
         """A short, clear answer to a question not asked yet ("그저께" when asked
         the age, as students go on telling): kept for that question, and this
         one asked again. The summary shows every answer to confirm."""
-        platform = next(
-            (
-                e.get("value")
-                for e in tracker.latest_message.get("entities") or []
-                if e.get("entity") == "platform" and e.get("value") in PLATFORMS
-            ),
-            None,
-        )
         found = {
             other: value
-            for other, value in reading.report_details(text, platform).items()
+            for other, value in reading.report_details(text, _platform_entity(tracker)).items()
             if other != slot and tracker.get_slot(other) is None
         }
         if not found:
@@ -228,7 +226,7 @@ class ValidateReportForm(FormValidationAction):
     async def validate_report_when(self, value, dispatcher, tracker, domain):
         text = value if isinstance(value, str) else ""
         # "무서워 기억하기도 싫어" is no date: a kind word, then the question again.
-        if text != SKIP and not _TIME_WORDS.search(reading.squash(text)):
+        if text != SKIP and not reading.TIME_WORDS.search(reading.squash(text)):
             aside = self._aside("report_when", dispatcher, tracker)
             if aside:
                 return aside
@@ -243,9 +241,9 @@ class ValidateReportForm(FormValidationAction):
         text = value if isinstance(value, str) else ""
         # Only the answer to this question names the platform: an entity found
         # in this very message, else the words of the answer buttons.
-        for entity in tracker.latest_message.get("entities") or []:
-            if entity.get("entity") == "platform" and entity.get("value") in PLATFORMS:
-                return {"report_platform": entity["value"]}
+        platform = _platform_entity(tracker)
+        if platform is not None:
+            return {"report_platform": platform}
         choice = reading.report_choice("report_platform", text)
         if choice is not None:
             return {"report_platform": choice}
@@ -331,18 +329,22 @@ def _buttons(mapping: Optional[Dict[Text, Text]]) -> List[Dict[Text, Text]]:
     return [{"title": title, "payload": payload} for title, payload in (mapping or {}).items()]
 
 
+def _platform_entity(tracker: Tracker) -> Optional[Text]:
+    """The platform the NLU found in the latest message, if it is one we know."""
+    for entity in tracker.latest_message.get("entities") or []:
+        if entity.get("entity") == "platform" and entity.get("value") in PLATFORMS:
+            return entity["value"]
+    return None
+
+
 def _said_this_turn(tracker: Tracker, response: Text) -> bool:
     """Whether this bot turn already sent the response (its lead-in covers what
     the first question's long version says)."""
-    for event in reversed(tracker.events):
-        if event.get("event") == "user":
-            return False
-        if (
-            event.get("event") == "bot"
-            and (event.get("metadata") or {}).get("utter_action") == response
-        ):
-            return True
-    return False
+    return any(
+        event.get("event") == "bot"
+        and (event.get("metadata") or {}).get("utter_action") == response
+        for event in this_turn(tracker)
+    )
 
 
 class _AskReportQuestion(Action):
