@@ -150,6 +150,11 @@ class Turn:
     def role(self) -> Text:
         return self.slots.get("user_role") or "student"
 
+    @property
+    def said_role(self) -> Optional[Text]:
+        """The role this message says ("교사입니다"), read against the one kept."""
+        return reading.role(self.text, self.slots.get("user_role"))
+
 
 def turn_of(tracker: DialogueStateTracker) -> Optional[Turn]:
     """Reads the tracker: the latest user message, the turns around it, and the
@@ -226,7 +231,7 @@ def _asked(previous: List[Text]) -> Optional[Text]:
 def role_events(turn: Turn) -> List[Event]:
     """Who is speaking, kept for the whole conversation (slots user_role, stance)."""
     events: List[Event] = []
-    said = reading.role(turn.text, turn.slots.get("user_role"))
+    said = turn.said_role
     if said and said != turn.slots.get("user_role"):
         events.append(SlotSet("user_role", said))
     role = said or turn.role
@@ -343,10 +348,7 @@ def _crisis(turn: Turn) -> Optional[Plan]:
             # More of the threat ("또 디엠옴 ... 걍 보낼까"): don't send, 112, short.
             return Plan(["utter_threat_more"])
     pause = _pause(turn)
-    adult = (reading.role(turn.text, turn.slots.get("user_role")) or turn.role) in (
-        "teacher",
-        "parent",
-    )
+    adult = (turn.said_role or turn.role) in ("teacher", "parent")
     other = reading.about_someone_else(turn.text, adult=adult)
     if kind in ("threat", "medical"):
         # 119 or 112 first; "are you safe?" only when it is the writer's own danger.
@@ -574,7 +576,7 @@ def _after_sources(turn: Turn) -> Optional[Plan]:
 
 def _route(turn: Turn) -> Optional[Plan]:
     """Outside forms and questions: who is speaking chooses the reply."""
-    intent, role = turn.intent, reading.role(turn.text, turn.slots.get("user_role")) or turn.role
+    intent, role = turn.intent, turn.said_role or turn.role
     stance = _stance(turn, role) or turn.slots.get("stance")
     paused = turn.slots.get("paused_form")
     if paused in FORMS and reading.go_on(turn.text):
@@ -638,7 +640,7 @@ def _route(turn: Turn) -> Optional[Plan]:
     if (
         role in ("teacher", "parent")
         and stance
-        and turn.slots.get("lesson_topic")  # a follow-up: their lesson came first
+        and lesson  # a follow-up: their lesson came first
         and reading.asks_how_to_help(turn.text)
     ):
         # "아이에게 어떻게 말을 꺼내야 할까요?", "하지 말아야 할 행동": what to do and not.
@@ -782,7 +784,7 @@ def _route(turn: Turn) -> Optional[Plan]:
     if (
         intent in ("nlu_fallback", "out_of_scope")
         and role in ("teacher", "parent")
-        and turn.slots.get("lesson_topic")
+        and lesson
         and reading.is_question(turn.text)
     ):
         # A teacher's or parent's follow-up the classifier could not place ("제가
