@@ -26,11 +26,13 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable, Dict, List, Optional
 from urllib.parse import urlsplit
 
 import requests
+
+from tests.support.local_server import LocalHttpServer
 
 SKILL_TIMEOUT_S = 5.0
 CALLBACK_VALID_S = 60.0
@@ -101,7 +103,7 @@ def check_response(body: Any) -> List[str]:
     return problems
 
 
-class FakeKakao:
+class FakeKakao(LocalHttpServer):
     """Start with `with FakeKakao() as kakao:`; then `kakao.skill_url = ...`."""
 
     def __init__(self) -> None:
@@ -118,47 +120,6 @@ class FakeKakao:
         self._quick: Dict[str, List[Dict[str, str]]] = {}  # last quick replies per user
         self._fail: List[tuple] = []
         self._down: Optional[int] = None
-        self._server: Optional[ThreadingHTTPServer] = None
-
-    # --- lifecycle -----------------------------------------------------------------
-
-    def start(self) -> "FakeKakao":
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                fake._handle(self)
-
-            def do_GET(self) -> None:
-                fake._handle(self)
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> "FakeKakao":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "start() first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
 
     def env(self) -> Dict[str, str]:
         """The settings that point the service here and set the skill's secret."""
@@ -340,7 +301,7 @@ class FakeKakao:
 
     # --- HTTP ------------------------------------------------------------------------------
 
-    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+    def _handle(self, handler: BaseHTTPRequestHandler, method: str) -> None:
         path = urlsplit(handler.path).path
         length = int(handler.headers.get("Content-Length") or 0)
         raw = handler.rfile.read(length) if length else b""

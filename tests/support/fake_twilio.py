@@ -30,12 +30,14 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Callable, Dict, List, Optional
 from urllib.parse import parse_qs, urlsplit
 
 import requests
 from twilio.request_validator import RequestValidator
+
+from tests.support.local_server import LocalHttpServer
 
 API = "/2010-04-01/Accounts/"
 SERVICE_NUMBER = "+15005550006"
@@ -84,7 +86,7 @@ class _Trouble:
     hang_seconds: Optional[float] = None
 
 
-class FakeTwilio:
+class FakeTwilio(LocalHttpServer):
     """Start with `with FakeTwilio() as fake:`; `fake.url` is its TWILIO_API_BASE."""
 
     def __init__(self, account_sid: Optional[str] = None, auth_token: Optional[str] = None):
@@ -96,50 +98,12 @@ class FakeTwilio:
         self.requests: List[Dict] = []  # method, path, status answered
         self._trouble = _Trouble()
         self._release = threading.Event()
-        self._server: Optional[ThreadingHTTPServer] = None
-        self._thread: Optional[threading.Thread] = None
 
     # --- lifecycle ---------------------------------------------------------------
 
-    def start(self) -> "FakeTwilio":
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args) -> None:  # quiet
-                pass
-
-            def do_POST(self) -> None:
-                fake._handle(self, "POST")
-
-            def do_GET(self) -> None:
-                fake._handle(self, "GET")
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-        return self
-
     def stop(self) -> None:
         self._release.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> "FakeTwilio":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "start() first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        super().stop()
 
     def env(self) -> Dict[str, str]:
         """The TWILIO_* settings that point the service here."""
