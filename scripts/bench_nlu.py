@@ -14,15 +14,16 @@ the detector):
 
 For each: k-fold cross-validation of the training data (stratified by intent,
 the same folds for every pipeline), then one training on all of it, measured on
-both held-out sets (tests/data/nlu_heldout.yml and nlu_heldout_fresh.yml, never
-trained on). Printed: intent accuracy and macro-F1, the share of wrong answers
-at or above the fallback threshold (0.5: the bot answers them instead of asking
-again), expected calibration error (10 bins of top confidence), platform entity
-F1 over (message, value) pairs, overall and by kind of spelling (Korean name,
-Latin script, abbreviation, slang or misspelling, generic description; kinds
-from bot/components/platforms.py), parse p50/p95 in process (the fresh set,
-one message at a time) and training and load times. Figures also go to
-bench-results/nlu.json, predictions to bench-results/nlu-<pipeline>-<set>.jsonl.
+the three held-out sets (tests/data/nlu_heldout.yml, nlu_heldout_fresh.yml and
+nlu_heldout_third.yml, never trained on). Printed: intent accuracy and macro-F1,
+the share of wrong answers at or above the fallback threshold (0.5: the bot
+answers them instead of asking again), expected calibration error (10 bins of
+top confidence), platform entity F1 over (message, value) pairs, overall and by
+kind of spelling (Korean name, Latin script, abbreviation, slang or misspelling,
+generic description; kinds from bot/components/platforms.py), parse p50/p95 in
+process (the fresh set, one message at a time) and training and load times.
+Figures also go to bench-results/nlu.json, predictions to
+bench-results/nlu-<pipeline>-<set>.jsonl.
 
 Usage: make bench-nlu   (3-fold, four pipelines, two at a time: hours on 2 cores)
        python scripts/bench_nlu.py --folds 5 --jobs 4 --pipelines final today stock ws-hangul
@@ -56,7 +57,9 @@ SKIPPED = ("FallbackClassifier", "bot.components.crisis_detector.CrisisDetector"
 HELDOUT = {
     "old": ROOT / "tests" / "data" / "nlu_heldout.yml",
     "fresh": ROOT / "tests" / "data" / "nlu_heldout_fresh.yml",
+    "third": ROOT / "tests" / "data" / "nlu_heldout_third.yml",
 }
+LABELS = {"old": "held-out", "fresh": "fresh held-out", "third": "third held-out"}
 KINDS = ("korean", "latin", "abbreviated", "slang", "generic")
 
 # The pipeline of bot/config.yml before issue 14 (commit 569cc52), without the
@@ -413,7 +416,6 @@ def table(results: List[dict]) -> str:
         return f"{fmt(get(r, where, a), digits)} / {fmt(get(r, where, b), digits)}"
 
     ws = [r for r in results if r["pipeline"] in TOKENIZERS]
-    best_ws = max((get(r, "fresh", "macro_f1") or 0 for r in ws), default=None)
     best_ws_platform = max(
         (get(r, "fresh", "platform", "all", "f1") or 0 for r in ws), default=None
     )
@@ -430,7 +432,7 @@ def table(results: List[dict]) -> str:
         ("CV calibration error (ECE)", [fmt(get(r, "cv", "ece")) for r in results]),
         ("CV platform F1", [fmt(get(r, "cv", "platform", "all", "f1")) for r in results]),
     ]
-    for set_name, label in (("old", "held-out"), ("fresh", "fresh held-out")):
+    for set_name, label in LABELS.items():
         n = next((get(r, set_name, "n") for r in results if get(r, set_name)), "")
         rows += [
             (
@@ -446,14 +448,16 @@ def table(results: List[dict]) -> str:
             ),
             (f"{label} calibration error (ECE)", [fmt(get(r, set_name, "ece")) for r in results]),
         ]
-    if best_ws:
-        rows.append(
-            (
-                "fresh macro-F1 / better whitespace baseline's",
-                [fmt((get(r, "fresh", "macro_f1") or 0) / best_ws, 2) + "x" for r in results],
+    for set_name in ("fresh", "third"):
+        best = max((get(r, set_name, "macro_f1") or 0 for r in ws), default=None)
+        if best:
+            rows.append(
+                (
+                    f"{set_name} macro-F1 / better whitespace baseline's",
+                    [fmt((get(r, set_name, "macro_f1") or 0) / best, 2) + "x" for r in results],
+                )
             )
-        )
-    for set_name, label in (("old", "held-out"), ("fresh", "fresh held-out")):
+    for set_name, label in LABELS.items():
         m = next(
             (get(r, set_name, "platform", "all", "mentions") for r in results if get(r, set_name)),
             "",
@@ -464,14 +468,15 @@ def table(results: List[dict]) -> str:
                 [fmt(get(r, set_name, "platform", "all", "f1")) for r in results],
             )
         )
-    for kind in KINDS:
+    for set_name, kind in [(s, k) for s in ("fresh", "third") for k in KINDS]:
         m = next(
-            (get(r, "fresh", "platform", kind, "mentions") for r in results if get(r, "fresh")), ""
+            (get(r, set_name, "platform", kind, "mentions") for r in results if get(r, set_name)),
+            "",
         )
         rows.append(
             (
-                f"  fresh, {kind} spellings ({m})",
-                [fmt(get(r, "fresh", "platform", kind, "f1")) for r in results],
+                f"  {set_name}, {kind} spellings ({m})",
+                [fmt(get(r, set_name, "platform", kind, "f1")) for r in results],
             )
         )
     if best_ws_platform:
@@ -512,7 +517,7 @@ def summary_line(result: dict) -> str:
             k: round(result[s][k], 3)
             for k in ("accuracy", "macro_f1", "ece", "confident_error_share")
         }
-        for s in ("cv", "old", "fresh")
+        for s in ("cv", *HELDOUT)
         if s in result
     }
     return f"{result['pipeline']}: {json.dumps(summary)}"
@@ -646,7 +651,7 @@ def main() -> int:
     )
     print(table(results))
     for r in results:
-        for set_name in ("cv", "fresh"):
+        for set_name in ("cv", "fresh", "third"):
             if set_name in r:
                 weakest = sorted(r[set_name]["per_intent_f1"].items(), key=lambda kv: kv[1])[:5]
                 print(

@@ -81,7 +81,9 @@ def squash(text):
     return re.sub(r"[\W_]+", "", text.lower())
 
 
-@pytest.mark.parametrize("name", ["nlu_heldout.yml", "nlu_heldout_fresh.yml"])
+@pytest.mark.parametrize(
+    "name", ["nlu_heldout.yml", "nlu_heldout_fresh.yml", "nlu_heldout_third.yml"]
+)
 def test_heldout_sets_are_separate(training, name):
     """Never trained on: no held-out text is in the training data, not even
     with other spacing or punctuation."""
@@ -110,7 +112,10 @@ def annotated_values(example, synonyms):
     }
 
 
-@pytest.mark.parametrize("name", ["data/nlu_ko", "tests/data/nlu_heldout_fresh.yml"])
+@pytest.mark.parametrize(
+    "name",
+    ["data/nlu_ko", "tests/data/nlu_heldout_fresh.yml", "tests/data/nlu_heldout_third.yml"],
+)
 def test_platform_annotations_agree_with_the_extractor(training, name):
     """The `platform` entity comes from PlatformExtractor (bot/components/
     platforms.py), which finds names on the raw text, not on token boundaries.
@@ -142,7 +147,7 @@ def test_training_texts_are_not_close_paraphrases_of_heldout_ones(training):
 
     held = [
         (bigrams(e.get("text")), e.get("text"))
-        for name in ("nlu_heldout.yml", "nlu_heldout_fresh.yml")
+        for name in ("nlu_heldout.yml", "nlu_heldout_fresh.yml", "nlu_heldout_third.yml")
         for e in load_nlu(ROOT / "tests" / "data" / name).intent_examples
         if len(squash(e.get("text"))) >= 8
     ]
