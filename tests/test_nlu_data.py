@@ -131,6 +131,9 @@ def test_platform_annotations_agree_with_the_extractor(training, name):
         (e.get("text"), annotated_values(e, synonyms), set(matcher.values(e.get("text"))))
         for e in data.intent_examples
         if annotated_values(e, synonyms) != set(matcher.values(e.get("text")))
+        # The third set's writer annotated a lone "x" (an answer to "where?");
+        # the extractor reads a lone x as a quiz answer (test_nlu_components).
+        and e.get("text").strip().lower() != "x"
     ]
     assert disagree == []
 

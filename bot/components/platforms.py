@@ -119,7 +119,10 @@ SPELLINGS: Dict[str, Dict[str, Tuple[str, ...]]] = {
         "latin": ("snapchat", "reddit", "everytime", "wechat", "zepeto", "twitch", "threads",
                   "tumblr", "pinterest", "dcinside", "4chan", "onlyfans"),
         "abbreviated": ("에타", "디시", "디씨", "커뮤", "갤"),
-        "slang": ("디시갤", "디씨갤", "일베", "펨코", "더쿠", "인벤"),
+        "slang": (
+            "디시갤", "디씨갤", "일베", "펨코", "더쿠", "인벤", "에펨코리아", "에펨", "네이트판",
+            "인스티즈", "루리웹", "뽐뿌", "클리앙", "아카라이브", "fmkorea",
+        ),
         # Generic places: only with a qualifier before them (해외 사이트, 학교
         # 홈피) or a locative particle after them (사이트에 올라왔어).
         "generic": ("사이트", "홈페이지", "홈피", "게시판"),
@@ -132,6 +135,7 @@ STRICT = {
     "릴스", "쇼츠", "카카오", "네이버", "band", "line", "X", "TG", "IG", "FB", "YT",
     "tele", "messenger", "threads", "twt", "디스코", "스레드", "일베", "인벤", "더쿠",
     "펨코", "인별", "트터", "디시", "디씨", "레딧", "위챗", "텀블러", "톡방", "반톡",
+    "에펨",
 }  # fmt: skip
 
 # What may follow a strict spelling: particles and the nouns that go with a
@@ -142,7 +146,7 @@ _AFTER = (
     "계정", "앱", "어플", "그룹", "앨범", "타임라인", "피드", "스토리", "디엠", "쪽지",
     "페이지", "서버", "채널", "게시물", "게시판", "게시글", "글", "라이브", "카페", "블로그",
     "프로필", "프사", "갤러리", "갤", "댓글", "영상", "링크", "사이트", "까지", "부터",
-    "같은", "같", "인가", "인지", "아이디", "닉",
+    "같은", "같", "인가", "인지", "아이디", "닉", "이요", "요",
 )  # fmt: skip
 _HANGUL = "\uac00-\ud7a3\u3131-\u318e"
 _RIGHT_OK = "(?=$|[^" + _HANGUL + "A-Za-z0-9]|(?:" + "|".join(_AFTER) + "))"
@@ -158,8 +162,16 @@ _NOT_FOLLOWED_BY = {
     "디코": "딩|더|드",
     "인스타": "일|그래머|그램머",
     "갤": "러리|럭시|럭",
-    "밴드": "부",
+    # 밴드부; a plaster (밴드 붙이고, 밴드를 감았어).
+    "밴드": r"부|\s*[을를]?\s*(?:붙|감|떼|갈|교체)",
 }  # fmt: skip
+# Words that name a part of a platform when they follow its name.
+_PARTS = {"커뮤니티", "커뮤", "갤", "게시판", "사이트", "홈페이지", "홈피"}
+# A false friend told by the word before it: a plaster on the body (손목에 밴드).
+_NOT_PRECEDED_BY = {
+    "밴드": re.compile(r"(?:손목|손목에|팔|팔에|손|손에|손가락|손가락에|다리|다리에|무릎|무릎에|"
+                      r"발|발에|상처|상처에|이마|이마에|목|목에|허벅지|허벅지에|반창고)\s*$"),
+}
 _GENERIC_BEFORE = (
     "해외", "외국", "어떤", "이상한", "불법", "성인", "야한", "음란", "다른", "모르는",
     "학교", "학원", "반", "익명", "무슨", "그", "이런", "저런", "유명한", "외국인", "중국",
@@ -269,12 +281,24 @@ class PlatformMatcher:
             for match in pattern.finditer(text):
                 if spelling.kind == "generic" and not _generic_ok(text, match):
                     continue
+                guard = _NOT_PRECEDED_BY.get(spelling.text)
+                if guard and guard.search(text[max(0, match.start() - 8) : match.start()]):
+                    continue
                 if match.end() > match.start():
                     found.append(Mention(spelling.value, match.start(), match.end(), spelling))
         found.sort(key=lambda m: (m.start, -(m.end - m.start)))
         kept: List[Mention] = []
         for mention in found:
             if kept and mention.start < kept[-1].end:
+                continue
+            # A part of the platform just named (유튜브 커뮤니티, 인스타 커뮤):
+            # not a second place.
+            if (
+                kept
+                and mention.spelling.text in _PARTS
+                and kept[-1].value != "other"
+                and not text[kept[-1].end : mention.start].strip()
+            ):
                 continue
             kept.append(mention)
         return kept

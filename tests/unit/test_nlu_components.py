@@ -70,6 +70,11 @@ def test_each_spelling_is_found_before_a_particle(spelling):
         ("학교 홈피랑 학원 단톡에", ["other", "kakaotalk"]),
         ("에타에 올라왔대", ["other"]),
         ("디시 갤에 있어", ["other"]),
+        ("에펨코리아에 올라간 글", ["other"]),
+        ("텔레 펨코 트위터 다 퍼짐", ["telegram", "other", "x"]),
+        # A part of the platform just named, not a second place.
+        ("유튜브 커뮤니티에 썸네일로 올라옴", ["youtube"]),
+        ("인스타 커뮤에 돈대", ["instagram"]),
     ],
 )
 def test_names_in_sentences(text, values):
@@ -99,6 +104,9 @@ def test_names_in_sentences(text, values):
         "deadline이 내일이야",
         "online class",
         "커뮤니케이션 수업",
+        "손목에 밴드 붙이고 다녀",
+        "밴드를 감아놨어",
+        "무릎에 밴드 했어",
     ],
 )
 def test_false_friends_are_not_platforms(text):
