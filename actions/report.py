@@ -143,6 +143,10 @@ class ValidateReportForm(FormValidationAction):
         """A stop, a question or an aside, handled; None when the text is an answer."""
         if reading.wants_stop(text):
             return {slot: None, "report_stopped": "stopped"}
+        if reading.wants_wait(text):
+            # "잠깐만": take the time; the same question when they are back.
+            send(dispatcher, content.messages("report_wait"))
+            return {slot: None, "form_aside": "aside"}
         if reading.go_on(text) or reading.confused(text):
             # "아까 하던거 계속" after a pause, or "뭐라고?": the question again, not an answer.
             return {slot: None, "form_aside": "aside"}

@@ -750,6 +750,8 @@ _ASK_DELETE = re.compile(
 _BYSTANDER = re.compile(
     r"(친구|걔|쟤|그애|동생|언니|누나|오빠|형|딸|아들|아이|학생|반친구|베프|여친|남친|제자)"
     r"(의|가|를|이|도)?(사진|얼굴|영상|프사|셀카)"
+    # Shown or sent someone's material ("친구가 합성같은거 보여주면서").
+    r"|(합성|딥페|능욕|야짤)[가-힣]{0,6}(보여주|보여줬|보여준|보여줘|보내주|보내줬|보내준)"
 )
 
 
@@ -1104,6 +1106,31 @@ _GO_ON_WORDS = re.compile(
 _WHAT_WE_WERE_DOING = re.compile(r"(아까)?(하던거|하던것)(계속|이어서|마저)?[가-힣]{0,4}")
 
 
+# The numbers the bot gives (content/resources.yml ids), as written in a message;
+# 1377 is answered by the takedown help (its entry is too long for one bubble).
+_HOTLINE = re.compile(r"(?<![\d-])(112|119|109|1388|117|1366)(?![\d-])")
+
+
+def hotlines_named(text: Optional[str]) -> list:
+    """ "1388은 문자도 돼요?": the services named by number, in order, once each."""
+    found: list = []
+    for number in _HOTLINE.findall(text or ""):
+        if number not in found:
+            found.append(number)
+    return found
+
+
+_WAIT = re.compile(r"^(잠깐|잠시|잠만|ㄱㄷ|기다려|기달려|기다리)")
+
+
+def wants_wait(text: Optional[str]) -> bool:
+    """ "잠깐만", "잠시만요 링크 찾아볼게": wait, not an answer."""
+    s = squash(text)
+    return bool(_WAIT.search(s)) and (
+        len(s) <= 8 or bool(re.search(r"(찾아볼|찾아보고|확인해|생각해|보고올|다녀올|있다가)", s))
+    )
+
+
 def go_on(text: Optional[str]) -> bool:
     """A short "go on with it", not an answer."""
     s = re.sub(r"[^가-힣ㄱ-ㅎ]", "", squash(text))
@@ -1112,7 +1139,8 @@ def go_on(text: Optional[str]) -> bool:
 
 # "신고하면 어디로 가?", "어디에 신고해야 돼?": where to report, asked.
 _WHERE_TO_REPORT = re.compile(
-    r"(신고[가-힣]{0,6}(어디|어느곳|누구한테|어케해|어떻게해|하는법|하는곳)|(어디|어느곳)[가-힣]{0,3}신고)"
+    r"(신고[가-힣]{0,6}(어디|어느곳|누구한테|어케해|어떻게해|하는법|하는곳|방법)"
+    r"|(어디|어느곳)[가-힣]{0,3}신고|(어케|어캐|어떻게|어떡게|어뜨케)[가-힣]{0,2}신고(해|하|함|할))"
 )
 
 

@@ -666,7 +666,12 @@ def _route(turn: Turn) -> Optional[Plan]:
     ):
         # "프사 내 얼굴인데 합성당할까봐 걱정돼": how to protect one's photos.
         return Plan(["action_lesson"])
-    if reading.asks_my_fault(turn.text) and stance != "involved" and role == "student":
+    if (
+        reading.asks_my_fault(turn.text)
+        and turn.slots.get("stance") != "involved"  # the classifier's guess does not count
+        and not reading.involved_cue(turn.text)
+        and role == "student"
+    ):
         # "누가 합성하면 내가 사진 올린 탓이야?": no, never.
         return Plan(["utter_not_your_fault"])
     if (
@@ -708,6 +713,16 @@ def _route(turn: Turn) -> Optional[Plan]:
     ):
         # "딥페이크 신고하면 어디로 가는거야?": the places, not the penalties.
         return Plan(["utter_where_to_report"])
+    if (
+        reading.hotlines_named(turn.text)
+        and reading.is_question(turn.text)
+        and (
+            intent in ("nlu_fallback", "out_of_scope")
+            or (intent == "request_counsellor" and not reading.asks_counsellor(turn.text))
+        )
+    ):
+        # "1388은 문자도 돼요?": that number's channels, hours and what it does.
+        return Plan(["action_hotline"])
     involved = _involved_question(turn, intent, role, stance)
     if involved and not reading.about_this_chat(turn.text):
         # His own question (자수, 경찰, 부모님, 지워도 되나), unless it is about this chat.
@@ -790,8 +805,9 @@ def _route(turn: Turn) -> Optional[Plan]:
         # A teacher's or parent's follow-up the classifier could not place ("제가
         # 가장 먼저 해야 할 일이 무엇인가요?"): more of their own lesson.
         return Plan(["action_lesson_more"])
-    if intent == "nlu_fallback" and stance in ("bystander", "involved") and role == "student":
-        # Unsure of the words, sure of who is speaking (a friend, the one who shared).
+    if intent == "nlu_fallback" and stance in ("bystander", "involved"):
+        # Unsure of the words, sure of who is speaking (a friend, the one who
+        # shared, a parent whose son forwarded it).
         return Plan(["action_lesson"])
     if intent == "crisis":
         if role == "student" and reading.victim_cue(turn.text):

@@ -417,3 +417,32 @@ def test_a_feeling_after_the_counsellor_offer_asks_once_more_and_pages_nobody():
 def test_where_to_report_gets_the_places_not_the_penalties():
     assert plan(user("딥페이크 신고하면 어디로 가는거야?", "ask_law")) == ["utter_where_to_report"]
     assert plan(user("신고하면 부모님이 알아?", "ask_privacy")) == ["action_privacy"]
+
+
+def test_how_to_report_is_where_to_report_whatever_the_label():
+    assert plan(user("그럼 만든 애들은 어떻게 신고해요?", "ask_law", 0.6)) == [
+        "utter_where_to_report"
+    ]
+
+
+def test_a_question_about_a_number_gets_that_service():
+    assert plan(user("109도 카톡 돼?", "nlu_fallback", 0.4)) == ["action_hotline"]
+    assert plan(user("1366은 밤에도 받아요?", "request_counsellor", 0.5)) == ["action_hotline"]
+    # Asking for a person is the counsellor offer, number or not.
+    assert plan(user("1388 말고 여기 상담 선생님 연결돼?", "request_counsellor")) != [
+        "action_hotline"
+    ]
+
+
+def test_my_fault_is_answered_whatever_the_classifier_guessed():
+    question = user("근데 내 셀카를 누가 가져다 쓰면 그게 내 탓임?", "disclose_involvement", 0.55)
+    assert plan(question) == ["utter_not_your_fault"]
+
+
+def test_an_unsure_label_with_a_clear_speaker_gets_their_lesson():
+    forwarded = user(
+        "중학생 딸이 반 친구 합성 사진을 다른 단톡방에 퍼뜨렸다고 합니다 어떻게 해야 하나요",
+        "nlu_fallback",
+        0.45,
+    )
+    assert plan(forwarded) == ["action_lesson"]

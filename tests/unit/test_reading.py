@@ -217,3 +217,44 @@ def test_privacy_topics(text, topic):
 )
 def test_involved_topics(text, topic):
     assert reading.involved_topic(text) == topic
+
+
+@pytest.mark.parametrize(
+    "text, waits",
+    [
+        ("잠깐만", True),
+        ("잠시만요", True),
+        ("잠만 ㅠ", True),
+        ("잠깐만요 링크 찾아보고 올게요", True),
+        ("잠깐 나 지금 너무 무서워서 아무것도 생각이 안 나", False),
+        ("어제", False),
+    ],
+)
+def test_wait_is_not_an_answer(text, waits):
+    assert reading.wants_wait(text) is waits
+
+
+@pytest.mark.parametrize(
+    "text, ids",
+    [
+        ("1388은 문자도 돼요?", ["1388"]),
+        ("112랑 117 중에 어디가 나아? 112가 빨라?", ["112", "117"]),
+        ("010-1388-1234로 연락해", []),
+        ("13880원", []),
+    ],
+)
+def test_hotlines_named(text, ids):
+    assert reading.hotlines_named(text) == ids
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["만든 애들 어케 신고함?", "이거 어떻게 신고하나요", "신고 방법 알려줘?", "어디에 신고해?"],
+)
+def test_how_and_where_to_report(text):
+    assert reading.asks_where_to_report(text)
+
+
+def test_being_shown_material_is_a_bystanders_words():
+    assert reading.bystander_cue("반 애가 딥페 사진 보여주면서 누군지 맞혀보래")
+    assert not reading.bystander_cue("누가 내 합성 사진 보여줬어")
