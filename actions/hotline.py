@@ -1,13 +1,14 @@
-"""A question about one of the numbers the bot gives ("1388은 문자도 돼요?"):
-that service as content/resources.yml describes it (channels, hours, what it
-does and does not do), each in its own bubble."""
+"""A question about one of the numbers the bot gives ("1388은 문자도 돼요?",
+"디지털 성범죄 피해 상담 번호 뭐예요?"): that service as content/resources.yml
+describes it (channels, hours, what it does and does not do), each in its own
+bubble; "거기 밤에도 받아요?" right after: its hours."""
 
 from __future__ import annotations
 
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import send
@@ -17,7 +18,7 @@ MAX_SERVICES = 2  # one or two numbers asked about; more is a list, not an answe
 
 
 class ActionHotline(Action):
-    """The services named in the message, from content/resources.yml."""
+    """The services named or asked for in the message, from content/resources.yml."""
 
     def name(self) -> Text:
         return "action_hotline"
@@ -26,8 +27,13 @@ class ActionHotline(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[EventType]:
         text = tracker.latest_message.get("text")
-        # Routed here when a number is named; "the number" alone: the line for students.
-        ids = reading.hotlines_named(text)[:MAX_SERVICES] or ["1388"]
+        ids = reading.hotlines_asked(text)[:MAX_SERVICES]
+        if not ids and tracker.get_slot("hotline") and reading.asks_hours(text):
+            # "거기 주말에도 받아요?": the service just described, its hours.
+            service = content.resources([tracker.get_slot("hotline")])[0]
+            send(dispatcher, content.messages("hotline_hours", service=service))
+            return []
+        ids = ids or ["1388"]  # "the number" without saying which: the line for students
         replies = [r for rid in ids for r in content.bubbles("resources_list.j2", ids=[rid])]
         send(dispatcher, replies, tracker)
-        return []
+        return [SlotSet("hotline", ids[-1])]

@@ -37,6 +37,8 @@ def _topic(tracker: Tracker, role: Text) -> Text:
     ):
         # Their follow-up about helping: the lesson for their student's or child's position.
         return ADULT_STANCE_TOPIC.get(stance, "ask_bystander_help")
+    if stance == "involved" and role == "student" and reading.asks_penalty(text):
+        return "ask_law"  # "걸리면 나 어떻게 됨": what he faces
     if stance == "involved" and topic in ("ask_bystander_help", "report_incident", "nlu_fallback"):
         return "disclose_involvement"  # what he did, whatever the classifier read
     if stance == "bystander" and topic in ("nlu_fallback", "disclose_involvement"):

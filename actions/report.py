@@ -151,6 +151,14 @@ class ValidateReportForm(FormValidationAction):
             # "아까 하던거 계속" after a pause, or "뭐라고?": the question again, not an answer.
             return {slot: None, "form_aside": "aside"}
         intent = (tracker.latest_message.get("intent") or {}).get("name")
+        if (
+            reading.is_question(text)
+            and reading.asks_what_now(text)
+            and reading.privacy_topic(text) == "general"
+        ):
+            # "저 어떻게 해야 돼요?" while asked the age: the steps, then the question.
+            dispatcher.utter_message(response="utter_next_steps")
+            return {slot: None, "form_aside": "question"}
         if reading.is_question(text) and (
             intent in QUESTION_INTENTS or reading.privacy_topic(text) != "general"
         ):
@@ -276,7 +284,16 @@ class ValidateReportForm(FormValidationAction):
         handled = self._not_an_answer("report_link", text, dispatcher, tracker)
         if handled:
             return handled
-        dispatcher.utter_message(text=_tidy(question("report_link")["not_a_link"]))
+        asked = question("report_link")
+        if not reading.is_short(text) and tracker.get_slot("report_description") is None:
+            # What happened, written here instead of a link: no link, the story kept.
+            dispatcher.utter_message(text=_tidy(asked["story_kept"]))
+            return {"report_link": "done", "report_description": text.strip()}
+        if _last_bot_text(tracker) == _tidy(asked["not_a_link"]):
+            # Not a link the second time: no link, rather than the same request again.
+            dispatcher.utter_message(text=_tidy(asked["no_link"]))
+            return {"report_link": "done"}
+        dispatcher.utter_message(text=_tidy(asked["not_a_link"]))
         return {"report_link": None}
 
     async def validate_report_confirm(self, value, dispatcher, tracker, domain):
@@ -323,6 +340,14 @@ def answer_question(
 
 def _tidy(text: Text) -> Text:
     return " ".join(text.split())
+
+
+def _last_bot_text(tracker: Tracker) -> Optional[Text]:
+    """What the bot said last (its last text bubble), as sent."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "bot" and event.get("text"):
+            return event["text"]
+    return None
 
 
 def send_unclear(dispatcher: CollectingDispatcher) -> None:

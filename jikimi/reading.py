@@ -414,7 +414,8 @@ def child_pictured(text: Optional[str]) -> bool:
 
 # What a teacher or parent asks about helping: "어떻게 말을 꺼내야", "하지 말아야 할 것".
 _HELP_CHILD = re.compile(
-    r"(말을꺼|어떻게말|뭐라고말|뭐라고해|하지말아야|하면안되|주의할|조심할|먼저해야|가장먼저|무엇부터|뭐부터|"
+    r"(말을꺼|어떻게말|뭐라고말|뭐라고해|하지말아야|하면안되|주의할|조심할|조심해야|주의해야|먼저해야|가장먼저|"
+    r"무엇부터|뭐부터|"
     r"못하게막|막는게|빼앗|뺏어)"
 )
 
@@ -457,7 +458,12 @@ def involved_cue(text: Optional[str], adult: bool = False) -> bool:
     )
     child = _CHILD_INVOLVED.search(s) if adult else None
     # "딸이 반 애들이 합성한 사진 때문에": someone else did it to the child.
-    child_did = bool(child) and not _OTHER_SUBJECT.search(child.group(3))
+    child_did = (
+        bool(child)
+        and not _OTHER_SUBJECT.search(child.group(3))
+        # "남학생이 딸 사진을 합성해": the child is the one pictured.
+        and not re.search(r"(딸|아들|아이|우리애)(의)?(사진|얼굴|영상|셀카)", child.group(3))
+    )
     if re.search(r"(탓이|탓인|탓임|탓아)", s):
         return False  # "내가 사진 올린 탓이야?": her own photo, a question of fault
     return _any(_INVOLVED, s) or own_act or child_did
@@ -472,17 +478,33 @@ _INVOLVED_TOPICS = (
         r"(부모|엄마|아빠|선생님|쌤|담임|어른|학교)[가-힣]{0,3}(한테|께|에게|에)[가-힣]{0,4}"
         r"(말해야|말하면|말할까|말해도|알려야|알리면|털어놓|얘기해야|얘기하면|얘기할까|이야기해야)",
     ),
-    ("police", r"(경찰|잡혀|잡히|체포|처벌받|감옥|소년원|전과|기록남|집에찾아|연락와|연락오)"),
+    ("police", r"(경찰|잡혀가|체포|전과|기록남|집에찾아|연락와|연락오)"),
     (
         "delete",
         r"(지우면|삭제하면|지웠는데|지웠어|지워도|지우면되|지우겠|지운다고|지우려|지워버|지우게|지워야|"
         r"폰초기화|탈퇴하면)",
     ),
     ("left_room", r"(나가면|나왔는데|나갔는데|탈퇴|방나가|방에서나)"),
+    (
+        "excuse",
+        r"(다들했|다했는데|다른애들도|남들도|나만그런거|나만한거|다같이했|다보냈는데|장난이었|장난으로한|"
+        r"별생각없이)",
+    ),
     ("saw_only", r"(보기만|본것만|본거|봤는데|봤어|원치않|모르고봤|그냥봤|초대만|들어가기만)"),
     ("what_now", r"(어떡|어케해|어캄|어떻게해야|어떻게하면|이제뭐|뭘해야|뭐해야|할수있는게)"),
     ("worried", r"(무서|걱정|불안|죄책|미치겠|잠이안|괴로|후회|미안해|죽을죄)"),
 )
+
+
+# What the one who did it faces ("걸리면 나 어떻게 됨", "나 처벌받아?"): the law.
+_PENALTY = re.compile(
+    r"(처벌|징역|벌금|형량|몇년|감옥|소년원|걸리면|걸려|잡히면|어떻게돼|어떻게되|어케됨|어케돼|어떻게됨)"
+)
+
+
+def asks_penalty(text: Optional[str]) -> bool:
+    s = squash(text)
+    return bool(_PENALTY.search(s)) and (is_question(text) or s.endswith(("됨", "돼", "되나")))
 
 
 def involved_topic(text: Optional[str]) -> Optional[str]:
@@ -586,7 +608,8 @@ def is_short(text: Optional[str]) -> bool:
 # 못하겠어"); in a long description it is part of the story.
 _PLAIN_STOP = re.compile(
     r"(그만할래|그만할게|그만하고싶|그만둘래|그만두고싶|멈출래|멈추고싶|나중에할래|나중에할게|"
-    r"다음에할래|다음에할게|못하겠어|못하겠다|못하겠음|안할래)"
+    r"다음에할래|다음에할게|못하겠어|못하겠다|못하겠음|안할래|생각해볼게|생각해볼래|생각좀해볼|"
+    r"생각해보고올|생각해보고할)"
 )
 
 
@@ -867,6 +890,17 @@ _MY_FAULT = re.compile(
 )
 
 
+def blames_self(text: Optional[str]) -> bool:
+    """ "딸이 자기가 사진을 올려서 그런 거라고 자책해요": a child or student who
+    blames themself, told by an adult."""
+    return bool(
+        re.search(
+            r"(자책|자기탓|자기잘못|자기때문|자기가[가-힣]{0,12}(그런거라|탓이라|잘못이라))",
+            squash(text),
+        )
+    )
+
+
 def asks_my_fault(text: Optional[str]) -> bool:
     """ "내가 사진 올린 탓이야?": whether it is the writer's fault."""
     s = squash(text)
@@ -946,6 +980,15 @@ def saw_unwanted(text: Optional[str]) -> bool:
     unwanted = re.search(r"(갑자기|원치않|모르고|실수로|그냥올라|올려서본|보내서본|떠서본)", s)
     caught = re.search(r"(걸림|걸려|걸리|처벌|범죄|죄|잡혀|불법)", s)
     return bool(unwanted and caught)
+
+
+def asks_if_seeing_is_crime(text: Optional[str]) -> bool:
+    """ "나도 봤으니까 나도 처벌받는거야?": whether having seen it is a crime
+    (for one who was shown it: utter_saw_unwanted)."""
+    s = squash(text)
+    seen = re.search(r"(봤|본거|본것|보기만|봐버|봐서|보게됐)", s)
+    caught = re.search(r"(처벌|걸려|걸림|걸리|범죄|죄|잡혀|불법)", s)
+    return bool(seen and caught)
 
 
 def real_or_fake(text: Optional[str]) -> bool:
@@ -1063,7 +1106,8 @@ def asks_evidence(text: Optional[str]) -> bool:
 # classifier made of them.
 _FEELING = re.compile(
     r"(우울|슬퍼|슬프|속상|무서|불안|외로|눈물|울고싶|울었|멘붕|괴로|막막|답답|지쳐|지친다|힘들어|힘들다|"
-    r"창피|수치|억울|화나|짜증나)"
+    r"창피|수치|억울|화나|짜증나|잠도안|잠이안|잠을못|잠못|못자|한숨도못|밥도못|밥이안|학교못가|"
+    r"학교가기싫|학교어케가|무섭|떨려|미치겠)"
 )
 
 
@@ -1078,6 +1122,17 @@ _THREAT_MORE = re.compile(
     r"(돈|만원|원|입금|송금|계좌|보낼까|보내야|보냈|보내면|안보내면|디엠|dm|협박|올린대|올린다|뿌린대|뿌린다|"
     r"퍼뜨린대|퍼뜨린다|까지|기한|시까지)"
 )
+
+
+_DELETE_OR_BLOCK = re.compile(
+    r"(지울까|지워도|지워야|지우면|다지우|삭제할까|삭제해도|삭제해야|차단할까|차단해도|차단하고|차단해야|"
+    r"탈퇴할까|탈퇴해도|계정삭제|방나갈까|나가도돼)"
+)
+
+
+def asks_delete_or_block(text: Optional[str]) -> bool:
+    """ "걔 계정 차단하고 dm 다 지울까": whether to erase or block, during a threat."""
+    return bool(_DELETE_OR_BLOCK.search(squash(text)))
 
 
 def threat_more(text: Optional[str]) -> bool:
@@ -1118,6 +1173,37 @@ def hotlines_named(text: Optional[str]) -> list:
         if number not in found:
             found.append(number)
     return found
+
+
+# Asked for a number by what it is for ("디지털 성범죄 피해 상담 번호 뭐예요?").
+_ASKS_NUMBER = re.compile(r"(번호|전화번호|연락처|몇번|어디로전화|어디에전화|전화할곳|전화할데)")
+_HOTLINE_TOPICS = (
+    ("109", r"(자살|죽고싶|109)"),
+    ("1366", r"(디지털성범죄|디성|피해상담|성범죄|삭제지원|삭제요청)"),
+    ("117", r"(학교폭력|학폭)"),
+    ("1388", r"(청소년상담|고민상담|상담|1388)"),
+    ("112", r"(경찰|112)"),
+)
+# When a service answers ("주말에도", "새벽에", "24시간이야?").
+_ASKS_HOURS = re.compile(
+    r"(주말|새벽|밤에|밤늦|지금도|이시간|이시각|24시간|몇시|언제까지|언제든|공휴일|휴일|연중)"
+)
+
+
+def hotlines_asked(text: Optional[str]) -> list:
+    """The services a message names by number, else the one it asks the number of."""
+    named = hotlines_named(text)
+    if named:
+        return named
+    s = squash(text)
+    if not _ASKS_NUMBER.search(s):
+        return []
+    return next(([rid] for rid, pattern in _HOTLINE_TOPICS if re.search(pattern, s)), [])
+
+
+def asks_hours(text: Optional[str]) -> bool:
+    """ "거기 주말이나 새벽에도 전화 받아요?": when a service answers."""
+    return bool(_ASKS_HOURS.search(squash(text))) and is_question(text)
 
 
 _WAIT = re.compile(r"^(잠깐|잠시|잠만|ㄱㄷ|기다려|기달려|기다리)")

@@ -71,6 +71,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # Longer texts are cut before matching; a chat message is far shorter, and the
 # cap keeps a pasted novel from costing seconds on the single event loop.
 MAX_CHARS = 20_000
+_SPACE = re.compile(r"\s")
 
 # A button payload (/ask_law, /inform{"x": 1}, /greet@0.9): Rasa's
 # RegexMessageHandler turns these into intents after the pipeline has run, so
@@ -156,17 +157,21 @@ class PatternGroup:
     category: str
     patterns: Tuple["re.Pattern[str]", ...]
     unless: Tuple["re.Pattern[str]", ...]
+    # Patterns that do not count across two words: 자해, not "혼자 해결" or
+    # "문자 해도 돼" (spaces are gone from the normalised text; _two_words).
+    unspaced: Tuple["re.Pattern[str]", ...] = ()
 
-    def matches(self, normalised: str) -> List[Tuple[int, int]]:
-        """Spans of the normalised text this group matches and does not veto.
+    def matches(self, normalised: str) -> List[Tuple[int, int, bool]]:
+        """Spans of the normalised text this group matches and does not veto,
+        each with whether it must not span two words (``unspaced``).
 
         Each pattern is searched on its own, so a vetoed match of one pattern
         cannot hide an overlapping match of another.
         """
         vetoes = [m.span() for p in self.unless for m in p.finditer(normalised)]
         return [
-            m.span()
-            for p in self.patterns
+            (m.start(), m.end(), p in self.unspaced)
+            for p in self.patterns + self.unspaced
             for m in p.finditer(normalised)
             if m.end() > m.start()
             and not any(s < m.end() and m.start() < e for s, e in vetoes)
@@ -206,7 +211,10 @@ class Lexicon:
                     f"{where}: needs a name and a category in {CATEGORIES}."
                 )
             patterns = raw.get("patterns") or []
-            if not patterns or not all(isinstance(p, str) and p for p in patterns):
+            unspaced = raw.get("unspaced") or []
+            if not (patterns or unspaced) or not all(
+                isinstance(p, str) and p for p in patterns + unspaced
+            ):
                 raise ValueError(f"{where}: needs a non-empty list of patterns.")
             groups.append(
                 PatternGroup(
@@ -214,6 +222,7 @@ class Lexicon:
                     category=raw["category"],
                     patterns=_compile(patterns, where),
                     unless=_compile(raw.get("unless") or [], where),
+                    unspaced=_compile(unspaced, where),
                 )
             )
         if not groups:
@@ -227,7 +236,8 @@ class Lexicon:
         found = [
             Detection(group.category, group.name, spans[start][0], spans[end - 1][1])
             for group in self.groups
-            for start, end in group.matches(normalised)
+            for start, end, unspaced in group.matches(normalised)
+            if not (unspaced and _two_words(text, spans[start][0], spans[end - 1][1]))
         ]
         return sorted(found, key=lambda d: (d.start, d.end))
 
@@ -239,6 +249,16 @@ class Lexicon:
                 if detection.category == category:
                     return detection
         return None
+
+
+def _two_words(text: str, start: int, end: int) -> bool:
+    """A match split by a space whose first part ends a longer word ("과자 살래":
+    과 before 자); letters spaced out one by one ("자 살 하 고") are one word."""
+    return bool(_SPACE.search(text[start:end])) and start > 0 and _is_syllable(text[start - 1])
+
+
+def _is_syllable(char: str) -> bool:
+    return "\uac00" <= char <= "\ud7a3"
 
 
 def _compile(patterns: List[str], where: str) -> Tuple["re.Pattern[str]", ...]:

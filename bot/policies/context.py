@@ -67,6 +67,8 @@ RESUME_OFFER = {"report_form": "utter_offer_resume_report", "quiz_form": "utter_
 # clear question, which the form's validator sees).
 FREE_TEXT_SLOTS = ("report_when", "report_description", "report_confirm")
 # Intents that name what the person is about; the first sets the stance.
+# The replies of a threat episode (sextortion): what follows is read as part of it.
+THREAT_REPLIES = ("utter_threat", "utter_threat_more", "utter_threat_short", "utter_threat_keep")
 STANCE_OF_INTENT = {
     "report_incident": "victim",
     "ask_bystander_help": "bystander",
@@ -112,7 +114,8 @@ CONTEXT_ONLY = (
     "utter_rephrase", "utter_not_your_fault", "utter_invited_room", "utter_no_call",
     "utter_dont_confront", "utter_support_friend", "utter_in_room", "utter_teacher_must_report",
     "utter_adult_help", "utter_profile_photo", "utter_what_rooms_are", "utter_saw_unwanted",
-    "utter_real_or_fake", "utter_adult_donts",
+    "utter_real_or_fake", "utter_adult_donts", "utter_threat_short", "utter_threat_keep",
+    "action_hotline",
 )  # fmt: skip
 DANGER_REPLY = {
     "medical": "utter_crisis_medical",
@@ -261,6 +264,8 @@ def _stance(turn: Turn, role: Text) -> Optional[Text]:
         return "victim"
     if reading.worry(turn.text) and not turn.danger:
         return None  # "합성당할까봐 걱정돼": nothing has happened
+    if turn.slots.get("stance") == "bystander" and reading.asks_if_seeing_is_crime(turn.text):
+        return None  # shown it by a friend, "나도 봤으니까 처벌받아?": still a bystander
     if role != "student" and reading.involved_cue(turn.text, adult=True):
         # "저희 반 남학생이 같은 반 여학생 얼굴로 합성해 보냈다고": their student did it.
         return "involved"
@@ -396,8 +401,14 @@ def _after_crisis_reply(turn: Turn) -> Optional[Plan]:
     if turn.danger or reading.retracts_crisis(turn.text):
         return None
     status, _place = reading.safety_answer(turn.text)
-    if "utter_threat" in turn.previous and status is None and reading.threat_more(turn.text):
-        return Plan(["utter_threat_more"])
+    if any(a in THREAT_REPLIES for a in turn.previous) and status is None:
+        # Still the threat: "dm 지울까" (capture first), "또 보내야돼?" (no; said
+        # short when the long answer was just given).
+        if reading.asks_delete_or_block(turn.text):
+            return Plan(["utter_threat_keep"])
+        if reading.threat_more(turn.text):
+            said = "utter_threat_more" in turn.previous or "utter_threat_keep" in turn.previous
+            return Plan(["utter_threat_short" if said else "utter_threat_more"])
     if "utter_crisis_medical" in turn.previous and not reading.help_called(turn.text):
         return Plan(["utter_crisis_medical_again"])
     if (
@@ -428,6 +439,8 @@ def _answer_to_question(turn: Turn) -> Optional[Plan]:
         if status is None and not other and _threat_episode(turn):
             # After the threat reply, "걍 보낼까", "이미 10만원 보냈는데": don't send,
             # 112; a question ("엄마도 알게 돼?") is answered, not read as unsafe.
+            if reading.asks_delete_or_block(turn.text):
+                return Plan(["utter_threat_keep"])
             if reading.threat_more(turn.text):
                 return Plan(["utter_threat_more"])
             if reading.is_question(turn.text):
@@ -609,7 +622,12 @@ def _route(turn: Turn) -> Optional[Plan]:
     ):
         # "예를 들면?": how it is done to real people (the rooms of 2024).
         return Plan(["utter_what_rooms_are"])
-    if lesson and reading.wants_more(turn.text) and (just_taught or intent != "report_incident"):
+    if (
+        lesson
+        and reading.wants_more(turn.text)
+        and (just_taught or intent != "report_incident")
+        and not reading.asks_tell_friend(turn.text)
+    ):
         # "예를 들면?", "진짜야?", "더 알려줘" after a lesson: its next level.
         return Plan(["action_lesson_more"])
     if reading.wants_repeat(turn.text) and turn.previous == ["utter_rephrase"]:
@@ -653,7 +671,10 @@ def _route(turn: Turn) -> Optional[Plan]:
         return Plan(["utter_profile_photo"])
     if reading.asks_about_rooms(turn.text):
         return Plan(["utter_what_rooms_are"])
-    if reading.saw_unwanted(turn.text) and intent not in ("crisis", "delete_my_data"):
+    if (
+        reading.saw_unwanted(turn.text)
+        or (stance == "bystander" and reading.asks_if_seeing_is_crime(turn.text))
+    ) and intent not in ("crisis", "delete_my_data"):
         # "단톡에 갑자기 올라와서 본 거면 걸려?": not a crime; saving or sending is.
         return Plan(["utter_saw_unwanted"])
     if reading.real_or_fake(turn.text) and intent not in ("crisis", "delete_my_data"):
@@ -666,6 +687,14 @@ def _route(turn: Turn) -> Optional[Plan]:
     ):
         # "프사 내 얼굴인데 합성당할까봐 걱정돼": how to protect one's photos.
         return Plan(["action_lesson"])
+    if (
+        role in ("teacher", "parent")
+        and turn.slots.get("stance") != "involved"
+        and reading.blames_self(turn.text)
+        and intent != "crisis"
+    ):
+        # "딸이 자꾸 자기 탓이라고 자책해요": not the child's fault, and what to say.
+        return Plan(["utter_not_your_fault"])
     if (
         reading.asks_my_fault(turn.text)
         and turn.slots.get("stance") != "involved"  # the classifier's guess does not count
@@ -687,9 +716,8 @@ def _route(turn: Turn) -> Optional[Plan]:
         return Plan(["utter_no_call"])
     if (
         stance == "victim"
-        and role == "student"
         and reading.wants_to_confront(turn.text)
-        and reading.is_question(turn.text)
+        and (reading.is_question(turn.text) or role != "student")
     ):
         # "걔한테 직접 지우라고 따지면 안됨?": not alone; through those who can help.
         return Plan(["utter_dont_confront"])
@@ -720,8 +748,21 @@ def _route(turn: Turn) -> Optional[Plan]:
             intent in ("nlu_fallback", "out_of_scope")
             or (intent == "request_counsellor" and not reading.asks_counsellor(turn.text))
         )
+    ) or (
+        intent not in ("crisis", "delete_my_data")
+        and not reading.hotlines_named(turn.text)
+        and reading.hotlines_asked(turn.text)
+        and reading.is_question(turn.text)
     ):
-        # "1388은 문자도 돼요?": that number's channels, hours and what it does.
+        # "1388은 문자도 돼요?", "디지털 성범죄 피해 상담 번호 뭐예요?": that
+        # service's channels, hours and what it does.
+        return Plan(["action_hotline"])
+    if (
+        turn.slots.get("hotline")
+        and "action_hotline" in turn.previous + turn.earlier
+        and reading.asks_hours(turn.text)
+    ):
+        # "거기 주말이나 새벽에도 받아요?" right after: that service's hours.
         return Plan(["action_hotline"])
     involved = _involved_question(turn, intent, role, stance)
     if involved and not reading.about_this_chat(turn.text):

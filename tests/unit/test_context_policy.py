@@ -446,3 +446,28 @@ def test_an_unsure_label_with_a_clear_speaker_gets_their_lesson():
         0.45,
     )
     assert plan(forwarded) == ["action_lesson"]
+
+
+def test_one_who_was_shown_it_stays_a_bystander_and_hears_seeing_is_not_saving():
+    shown = [SlotSet("stance", "bystander")]
+    question = user("나도 봤으니까 나도 처벌받는거야?", "disclose_involvement", 0.8)
+    assert plan(*shown, question) == ["utter_saw_unwanted"]
+
+
+def test_sextortion_follow_ups_stay_in_the_threat():
+    threat = bot("utter_threat", "action_crisis_handoff", "utter_ask_safe")
+    more = bot("utter_threat_more")
+    delete = user("걔 차단하고 디엠 다 지워버릴까", "delete_my_data", 0.7)
+    assert plan(threat, user("돈 보내면 안 뿌리겠지?", "ask_law"), more, delete) == [
+        "utter_threat_keep"
+    ]
+    again = user("진짜 또 보내야 돼? 12시까지래", "nlu_fallback", 0.4)
+    assert plan(threat, user("돈 보내면 안 뿌리겠지?", "ask_law"), more, again) == [
+        "utter_threat_short"
+    ]
+
+
+def test_a_parent_whose_child_blames_herself_hears_it_is_not_her_fault():
+    parent = [SlotSet("user_role", "parent"), SlotSet("stance", "victim")]
+    blames = user("아이가 자기가 프사를 올려서 이렇게 된 거라고 자책해요", "express_distress")
+    assert plan(*parent, blames) == ["utter_not_your_fault"]

@@ -258,3 +258,27 @@ def test_how_and_where_to_report(text):
 def test_being_shown_material_is_a_bystanders_words():
     assert reading.bystander_cue("반 애가 딥페 사진 보여주면서 누군지 맞혀보래")
     assert not reading.bystander_cue("누가 내 합성 사진 보여줬어")
+
+
+@pytest.mark.parametrize(
+    "text, ids",
+    [
+        ("디지털 성범죄 피해 상담하는 전화번호가 뭐예요?", ["1366"]),
+        ("학폭 신고 번호 몇번이야?", ["117"]),
+        ("청소년 상담 연락처 알려줘", ["1388"]),
+        ("1388은 문자도 돼요?", ["1388"]),
+        ("디지털 성범죄가 뭐예요?", []),
+    ],
+)
+def test_hotlines_asked_by_number_or_by_what_they_are_for(text, ids):
+    assert reading.hotlines_asked(text) == ids
+
+
+def test_hours_penalty_self_blame_and_excuses():
+    assert reading.asks_hours("거기 주말이나 새벽에도 받아요?")
+    assert not reading.asks_hours("거기 전화하면 뭐라고 해?")
+    assert reading.asks_penalty("걸리면 나 어떻게 됨")
+    assert not reading.asks_penalty("피해자한테 사과하고 싶어")
+    assert reading.blames_self("딸이 자꾸 자기가 사진을 올려서 그런 거라고 자책해요")
+    assert reading.involved_topic("근데 나만 그런 거 아니잖아 다들 했는데") == "excuse"
+    assert reading.asks_delete_or_block("계정 차단하고 디엠 다 지울까")
