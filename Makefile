@@ -4,7 +4,7 @@
 #   make lint       ruff check and ruff format --check
 #   make setup      install into .venv only
 #   make train      train into models/ only (skipped when nothing changed)
-#   make bench-nlu  5-fold cross-validation: our pipeline vs stock Rasa
+#   make bench-nlu  four NLU pipelines: 3-fold cross-validation, then the three held-out sets
 #   make bench-safety  crisis recall / false positives: detector, classifier, both
 #   make bench-handoff  SMS latency through the stack (fake Twilio): median, p95
 #   make bench-dialogue  the conversation scenarios: pass rate per group, fallbacks, repeats
