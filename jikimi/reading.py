@@ -890,6 +890,21 @@ _MY_FAULT = re.compile(
 )
 
 
+# The start of a story, nothing told yet ("학원에 같이 다니는 오빠가 있는데요").
+_STORY_START = re.compile(
+    r"(있는데요|있는데|있잖아요|있잖아|있거든요|있거든|인데요|는데요|했는데요)$"
+)
+_MATERIAL = re.compile(
+    r"(합성|사진|영상|딥페|능욕|올렸|올라|퍼뜨|퍼졌|유포|뿌|몸캠|협박|찍|돌았|돌아|텔레|단톡|방)"
+)
+
+
+def story_start(text: Optional[str]) -> bool:
+    """A first line that only sets the scene: listen, do not answer yet."""
+    s = squash(text)
+    return len(s) <= 40 and bool(_STORY_START.search(s)) and not _MATERIAL.search(s)
+
+
 def blames_self(text: Optional[str]) -> bool:
     """ "딸이 자기가 사진을 올려서 그런 거라고 자책해요": a child or student who
     blames themself, told by an adult."""

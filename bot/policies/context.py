@@ -67,6 +67,11 @@ RESUME_OFFER = {"report_form": "utter_offer_resume_report", "quiz_form": "utter_
 # clear question, which the form's validator sees).
 FREE_TEXT_SLOTS = ("report_when", "report_description", "report_confirm")
 # Intents that name what the person is about; the first sets the stance.
+# Intents a scene-setting first line gets (reading.story_start).
+STORY_INTENTS = (
+    "report_incident", "ask_bystander_help", "disclose_involvement", "nlu_fallback",
+    "out_of_scope", "express_distress", "greet",
+)  # fmt: skip
 # The replies of a threat episode (sextortion): what follows is read as part of it.
 THREAT_REPLIES = ("utter_threat", "utter_threat_more", "utter_threat_short", "utter_threat_keep")
 STANCE_OF_INTENT = {
@@ -115,7 +120,7 @@ CONTEXT_ONLY = (
     "utter_dont_confront", "utter_support_friend", "utter_in_room", "utter_teacher_must_report",
     "utter_adult_help", "utter_profile_photo", "utter_what_rooms_are", "utter_saw_unwanted",
     "utter_real_or_fake", "utter_adult_donts", "utter_threat_short", "utter_threat_keep",
-    "action_hotline",
+    "action_hotline", "utter_listen",
 )  # fmt: skip
 DANGER_REPLY = {
     "medical": "utter_crisis_medical",
@@ -613,6 +618,15 @@ def _route(turn: Turn) -> Optional[Plan]:
         events = [SlotSet(slot, value) for slot, value in details.items()]
         events.append(SlotSet("paused_form", None))
         return Plan(["utter_report_details", "report_form"], events)
+    if (
+        role == "student"
+        and not turn.danger
+        and intent in STORY_INTENTS
+        and not turn.slots.get("stance")
+        and reading.story_start(turn.text)
+    ):
+        # "학원에 같이 다니는 오빠가 있는데요": nothing told yet; listen.
+        return Plan(["utter_listen"])
     lesson = turn.slots.get("lesson_topic")
     just_taught = any(a in turn.previous for a in ("action_lesson", "action_lesson_more"))
     if (
@@ -907,7 +921,8 @@ def _report_details(turn: Turn, role: Text) -> Dict[Text, Any]:
         or _report_in_progress(turn)
         or turn.slots.get("report_code")
         or not (
-            turn.slots.get("stance") == "victim"
+            # Known as the victim, not only just listened to: the support comes first.
+            (turn.slots.get("stance") == "victim" and "utter_listen" not in turn.previous)
             or any(a in turn.previous for a in ("utter_report_incident", "utter_what_next"))
         )
     ):

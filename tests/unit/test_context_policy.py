@@ -471,3 +471,13 @@ def test_a_parent_whose_child_blames_herself_hears_it_is_not_her_fault():
     parent = [SlotSet("user_role", "parent"), SlotSet("stance", "victim")]
     blames = user("아이가 자기가 프사를 올려서 이렇게 된 거라고 자책해요", "express_distress")
     assert plan(*parent, blames) == ["utter_not_your_fault"]
+
+
+def test_a_line_that_only_sets_the_scene_is_listened_to():
+    assert plan(user("같은 학원 다니는 선배가 있거든요", "report_incident", 0.7)) == [
+        "utter_listen"
+    ]
+    told = user("그 선배가 제 사진으로 합성한 걸 돌렸대요", "report_incident")
+    assert plan(
+        user("같은 학원 다니는 선배가 있거든요", "report_incident"), bot("utter_listen"), told
+    ) == ["utter_report_incident"]
