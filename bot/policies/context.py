@@ -66,7 +66,6 @@ RESUME_OFFER = {"report_form": "utter_offer_resume_report", "quiz_form": "utter_
 # there is an answer (unless the detector found a crisis, or it is a stop or a
 # clear question, which the form's validator sees).
 FREE_TEXT_SLOTS = ("report_when", "report_description", "report_confirm")
-# Intents that name what the person is about; the first sets the stance.
 # Intents a scene-setting first line gets (reading.story_start).
 STORY_INTENTS = (
     "report_incident", "ask_bystander_help", "disclose_involvement", "nlu_fallback",
@@ -74,6 +73,7 @@ STORY_INTENTS = (
 )  # fmt: skip
 # The replies of a threat episode (sextortion): what follows is read as part of it.
 THREAT_REPLIES = ("utter_threat", "utter_threat_more", "utter_threat_short", "utter_threat_keep")
+# Intents that name what the person is about; the first sets the stance.
 STANCE_OF_INTENT = {
     "report_incident": "victim",
     "ask_bystander_help": "bystander",
