@@ -45,6 +45,11 @@ def _any(patterns: Iterable[str], text: str) -> bool:
     return any(re.search(p, text) for p in patterns)
 
 
+def _first_topic(table: Iterable[tuple], text: str, default=None):
+    """The key of the first (key, pattern) row whose pattern occurs in the text."""
+    return next((key for key, pattern in table if re.search(pattern, text)), default)
+
+
 # --- yes and no ------------------------------------------------------------------
 
 # Whole answers (after squashing, trailing particles of politeness removed).
@@ -509,10 +514,7 @@ def asks_penalty(text: Optional[str]) -> bool:
 
 def involved_topic(text: Optional[str]) -> Optional[str]:
     s = squash(text)
-    for topic, pattern in _INVOLVED_TOPICS:
-        if re.search(pattern, s):
-            return topic
-    return None
+    return _first_topic(_INVOLVED_TOPICS, s)
 
 
 # What a privacy question is about (content/privacy.yml topics).
@@ -540,10 +542,7 @@ def privacy_topic(text: Optional[str]) -> str:
     s = squash(text)
     if _RECORDS_FIRST.search(s):
         return "records"
-    for topic, pattern in _PRIVACY_TOPICS:
-        if re.search(pattern, s):
-            return topic
-    return "general"
+    return _first_topic(_PRIVACY_TOPICS, s, "general")
 
 
 # --- the delete confirmation -------------------------------------------------------
@@ -1213,7 +1212,8 @@ def hotlines_asked(text: Optional[str]) -> list:
     s = squash(text)
     if not _ASKS_NUMBER.search(s):
         return []
-    return next(([rid] for rid, pattern in _HOTLINE_TOPICS if re.search(pattern, s)), [])
+    topic = _first_topic(_HOTLINE_TOPICS, s)
+    return [topic] if topic else []
 
 
 def asks_hours(text: Optional[str]) -> bool:

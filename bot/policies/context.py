@@ -755,18 +755,20 @@ def _route(turn: Turn) -> Optional[Plan]:
     ):
         # "딥페이크 신고하면 어디로 가는거야?": the places, not the penalties.
         return Plan(["utter_where_to_report"])
-    if (
-        reading.hotlines_named(turn.text)
-        and reading.is_question(turn.text)
-        and (
-            intent in ("nlu_fallback", "out_of_scope")
-            or (intent == "request_counsellor" and not reading.asks_counsellor(turn.text))
+    named = reading.hotlines_named(turn.text)
+    if reading.is_question(turn.text) and (
+        (
+            named
+            and (
+                intent in ("nlu_fallback", "out_of_scope")
+                or (intent == "request_counsellor" and not reading.asks_counsellor(turn.text))
+            )
         )
-    ) or (
-        intent not in ("crisis", "delete_my_data")
-        and not reading.hotlines_named(turn.text)
-        and reading.hotlines_asked(turn.text)
-        and reading.is_question(turn.text)
+        or (
+            not named
+            and intent not in ("crisis", "delete_my_data")
+            and reading.hotlines_asked(turn.text)
+        )
     ):
         # "1388은 문자도 돼요?", "디지털 성범죄 피해 상담 번호 뭐예요?": that
         # service's channels, hours and what it does.
