@@ -289,7 +289,7 @@ class ValidateReportForm(FormValidationAction):
             # What happened, written here instead of a link: no link, the story kept.
             dispatcher.utter_message(text=_tidy(asked["story_kept"]))
             return {"report_link": "done", "report_description": text.strip()}
-        if _last_bot_text(tracker) == _tidy(asked["not_a_link"]):
+        if _tidy(asked["not_a_link"]) in previous_bot_texts(tracker):
             # Not a link the second time: no link, rather than the same request again.
             dispatcher.utter_message(text=_tidy(asked["no_link"]))
             return {"report_link": "done"}
@@ -340,14 +340,6 @@ def answer_question(
 
 def _tidy(text: Text) -> Text:
     return " ".join(text.split())
-
-
-def _last_bot_text(tracker: Tracker) -> Optional[Text]:
-    """What the bot said last (its last text bubble), as sent."""
-    for event in reversed(tracker.events):
-        if event.get("event") == "bot" and event.get("text"):
-            return event["text"]
-    return None
 
 
 def send_unclear(dispatcher: CollectingDispatcher) -> None:

@@ -29,6 +29,7 @@ from actions.report import (
     ActionAskReportConfirm,
     ActionReportEnd,
     ValidateReportForm,
+    question,
     report_from_slots,
 )
 from jikimi import cases, reading
@@ -363,3 +364,20 @@ def test_only_the_detector_or_a_confirmed_check_pages_a_counsellor():
 
     events, messages = run(ActionCrisisHandoff(), tracker("살 빼고 싶어", intent="crisis"))
     assert events == [] and messages == []
+
+
+def test_a_link_question_answered_twice_without_a_link_moves_on():
+    """The form asks its question again after "not a link": the second answer
+    that is no link either is taken as no link, not asked for a third time."""
+    not_a_link = " ".join(question("report_link")["not_a_link"].split())
+    first = validate("report_link", "텔방이었음")
+    assert first["report_link"] is None
+    assert [m["text"] for m in first["_messages"]] == [not_a_link]
+    said = [
+        {"event": "user", "text": "텔방이었음"},
+        {"event": "bot", "text": not_a_link},
+        {"event": "bot", "text": " ".join(question("report_link")["ask_short"].split())},
+        {"event": "user", "text": "기억 안 나"},
+    ]
+    second = validate("report_link", "기억 안 나", events=said)
+    assert second["report_link"] == "done"
