@@ -25,6 +25,17 @@ process (the fresh set, one message at a time) and training and load times.
 Figures also go to bench-results/nlu.json, predictions to
 bench-results/nlu-<pipeline>-<set>.jsonl.
 
+A DIET pipeline takes hours to cross-validate on 2 cores, so each pipeline's
+result is kept in bench/nlu/<pipeline>.result.json (committed: the figures
+of record behind the README), and each cross-validation fold's predictions in
+bench/nlu/<pipeline>.fold<i>of<k>.json as soon as the fold is done, with a
+fingerprint of what decides it: the pipeline's steps, the number of folds, the
+training data, the three held-out sets, the code of the components it uses and the
+Rasa version. A later run reuses a result or a fold whose fingerprint matches
+(and says so: a result's parse times were measured in its own run), so a run
+cut short resumes where it stopped; --no-reuse trains everything again.
+So the table is always like for like: same data, same sets, same folds.
+
 Usage: make bench-nlu   (3-fold, four pipelines, two at a time: hours on 2 cores)
        python scripts/bench_nlu.py --folds 5 --jobs 4 --pipelines final today stock ws-hangul
        python scripts/bench_nlu.py --folds 0 --pipeline-config try=/tmp/config.yml --pipelines try
@@ -35,6 +46,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import copy
+import hashlib
 import json
 import logging
 import os
@@ -129,6 +141,62 @@ def write_config(steps: List[dict], path: Path) -> None:
             "policies": [],
         },
         path,
+    )
+
+
+# --- reuse -----------------------------------------------------------------------
+
+
+def fingerprint(steps: List[dict], data_path: Path, folds: int) -> str:
+    """What decides a pipeline's figures: see the module docstring."""
+    import rasa
+
+    digest = hashlib.sha256()
+    digest.update(json.dumps({"steps": steps, "folds": folds}, sort_keys=True).encode())
+    digest.update(rasa.__version__.encode())
+    files = sorted(data_path.rglob("*.yml")) if data_path.is_dir() else [data_path]
+    files += list(HELDOUT.values())
+    # Our components the steps name (the crisis detector is skipped), the
+    # tokenizer the CoNg featurizer imports, and the platform matcher the gold
+    # labels and the metrics use.
+    modules = {s["name"].rpartition(".")[0] for s in steps if s["name"].startswith("bot.")}
+    if "bot.components.cong_featurizer" in modules:
+        modules.add("bot.components.korean_tokenizer")
+    modules.add("bot.components.platforms")
+    files += [ROOT / (m.replace(".", "/") + ".py") for m in sorted(modules)]
+    for path in files:
+        digest.update(str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def result_file(out: Path, name: str) -> Path:
+    return out / f"{name}.result.json"
+
+
+def reused(out: Path, name: str, fp: str) -> dict | None:
+    """The kept result of this pipeline if its fingerprint still matches."""
+    path = result_file(out, name)
+    if not path.exists():
+        return None
+    result = json.loads(path.read_text())
+    return result if result.get("fingerprint") == fp else None
+
+
+def write_atomically(path: Path, content: dict, indent: int | None = None) -> None:
+    """A killed run leaves the old file or none, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(content, ensure_ascii=False, indent=indent, default=str))
+    temporary.replace(path)
+
+
+def keep(out: Path, result: dict) -> None:
+    """Keep one pipeline's result for later runs."""
+    write_atomically(
+        result_file(out, result["pipeline"]),
+        {k: v for k, v in result.items() if k != "model_path"},
+        indent=1,
     )
 
 
@@ -335,7 +403,15 @@ def folds_of(examples, k: int) -> List[List[int]]:
 
 
 def run_pipeline(
-    name: str, steps: List[dict], data, data_path: Path, k: int, tmp: Path, out: Path
+    name: str,
+    steps: List[dict],
+    data,
+    data_path: Path,
+    k: int,
+    tmp: Path,
+    out: Path,
+    fp: str = "",
+    kept: Path | None = None,
 ) -> dict:
     synonyms = {key.lower(): value for key, value in data.entity_synonyms.items()}
     examples = list(data.intent_examples)
@@ -345,14 +421,27 @@ def run_pipeline(
         gold, pred = [], []
         started = time.perf_counter()
         for index, test in enumerate(folds_of(examples, k)):
-            held = set(test)
-            fold_path = tmp / f"{name}-fold{index}.yml"
-            write_training_data(
-                data, [e for i, e in enumerate(examples) if i not in held], fold_path
-            )
-            model_path, _ = train(steps, fold_path, tmp / f"{name}-fold{index}", name)
             fold_gold = gold_of([examples[i] for i in test], synonyms)
-            fold_pred, _ = Model(model_path).predict([g["text"] for g in fold_gold])
+            # A fold's predictions are kept as soon as they exist: a run cut
+            # short (hours for DIET) resumes at the next fold.
+            fold_file = kept / f"{name}.fold{index + 1}of{k}.json" if kept else None
+            fold_pred = None
+            if fold_file and fold_file.exists():
+                stored = json.loads(fold_file.read_text())
+                if stored.get("fingerprint") == fp and len(stored["predicted"]) == len(test):
+                    fold_pred = stored["predicted"]
+            if fold_pred is None:
+                held = set(test)
+                fold_path = tmp / f"{name}-fold{index}.yml"
+                write_training_data(
+                    data, [e for i, e in enumerate(examples) if i not in held], fold_path
+                )
+                model_path, _ = train(steps, fold_path, tmp / f"{name}-fold{index}", name)
+                fold_pred, _ = Model(model_path).predict([g["text"] for g in fold_gold])
+                if fold_file:
+                    write_atomically(
+                        fold_file, {"fingerprint": fp, "pipeline": name, "predicted": fold_pred}
+                    )
             gold += fold_gold
             pred += fold_pred
             print(
@@ -523,7 +612,7 @@ def summary_line(result: dict) -> str:
     return f"{result['pipeline']}: {json.dumps(summary)}"
 
 
-def run_workers(args, extra_args: List[str], tmp: Path) -> List[dict]:
+def run_workers(args, names: List[str], extra_args: List[str], tmp: Path) -> List[dict]:
     """One process per pipeline, at most --jobs at a time (DIET trains on about
     one core; the linear pipeline in seconds). Each writes its result as JSON."""
     import subprocess
@@ -544,6 +633,9 @@ def run_workers(args, extra_args: List[str], tmp: Path) -> List[dict]:
             str(args.data),
             "--out",
             str(args.out),
+            "--keep",
+            str(args.keep),
+            *(["--no-reuse"] if args.no_reuse else []),
             "--tmp",
             str(tmp),
             *extra_args,
@@ -563,7 +655,7 @@ def run_workers(args, extra_args: List[str], tmp: Path) -> List[dict]:
         return result
 
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        return list(pool.map(one, args.pipelines))
+        return list(pool.map(one, names))
 
 
 def main() -> int:
@@ -581,7 +673,18 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "bench-results")
     parser.add_argument("--tag", default="", help="suffix of the results file")
     parser.add_argument(
+        "--keep",
+        type=Path,
+        default=ROOT / "bench" / "nlu",
+        help="where each pipeline's result and cross-validation folds are kept for reuse",
+    )
+    parser.add_argument(
         "--jobs", type=int, default=2, help="pipelines trained at the same time, one process each"
+    )
+    parser.add_argument(
+        "--no-reuse",
+        action="store_true",
+        help="train every pipeline again, even one whose kept result still matches",
     )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--tmp", type=Path, help=argparse.SUPPRESS)
@@ -597,39 +700,75 @@ def main() -> int:
         extra[name] = Path(path).resolve()
         extra_args += ["--pipeline-config", f"{name}={extra[name]}"]
     args.out.mkdir(parents=True, exist_ok=True)
+    args.keep = args.keep.resolve()
     args.data = args.data.resolve()
     data = load(args.data)
     started = time.strftime("%Y-%m-%d %H:%M")
 
+    prints = {
+        name: fingerprint(pipeline_steps(name, extra), args.data, args.folds)
+        for name in args.pipelines
+    }
+
+    def run_one(name: str, tmp: Path) -> dict:
+        result = run_pipeline(
+            name,
+            pipeline_steps(name, extra),
+            data,
+            args.data,
+            args.folds,
+            tmp,
+            args.out,
+            prints[name],
+            None if args.no_reuse else args.keep,
+        )
+        result["fingerprint"] = prints[name]
+        keep(args.keep, result)  # kept even if the speed measurement never comes
+        return result
+
     if args.worker:
         (name,) = args.pipelines
-        result = run_pipeline(
-            name, pipeline_steps(name, extra), data, args.data, args.folds, args.tmp, args.out
-        )
+        result = run_one(name, args.tmp)
         (args.tmp / f"{name}-result.json").write_text(json.dumps(result, default=str))
         return 0
 
-    results: List[dict] = []
+    kept = {}
+    if not args.no_reuse:
+        for name in args.pipelines:
+            result = reused(args.keep, name, prints[name])
+            if result is not None:
+                kept[name] = result
+                print(
+                    f"Reusing {name} (same data, sets, steps, folds and code; run of "
+                    f"{result.get('finished', '?')}): {summary_line(result)}",
+                    flush=True,
+                )
+    names = [name for name in args.pipelines if name not in kept]
+    fresh: List[dict] = []
     with tempfile.TemporaryDirectory(prefix="bench-nlu-") as tmp_name:
         tmp = Path(tmp_name)
-        print(
-            f"Training {', '.join(args.pipelines)} on {len(data.intent_examples)} examples "
-            f"({args.folds}-fold cross-validation, then all data; {args.jobs} at a time) ...",
-            flush=True,
-        )
-        if args.jobs > 1 and len(args.pipelines) > 1:
-            results = run_workers(args, extra_args, tmp)
+        if names:
+            print(
+                f"Training {', '.join(names)} on {len(data.intent_examples)} examples "
+                f"({args.folds}-fold cross-validation, then all data; {args.jobs} at a time) ...",
+                flush=True,
+            )
+        if args.jobs > 1 and len(names) > 1:
+            fresh = run_workers(args, names, extra_args, tmp)
         else:
-            for name in args.pipelines:
-                result = run_pipeline(
-                    name, pipeline_steps(name, extra), data, args.data, args.folds, tmp, args.out
-                )
-                results.append(result)
-                print(summary_line(result), flush=True)
-        print("Measuring model load and parse latency, one pipeline at a time ...", flush=True)
-        for result in results:
+            for name in names:
+                fresh.append(run_one(name, tmp))
+                print(summary_line(fresh[-1]), flush=True)
+        if fresh:
+            print("Measuring model load and parse latency, one pipeline at a time ...", flush=True)
+        for result in fresh:
             measure_speed(result)
-            result.pop("model_path", None)
+            result["finished"] = time.strftime("%Y-%m-%d %H:%M")
+            keep(args.keep, result)
+            kept[result["pipeline"]] = result
+    results = [kept[name] for name in args.pipelines]
+    for result in results:
+        result.pop("model_path", None)
     (args.out / f"nlu{args.tag}.json").write_text(
         json.dumps(
             {
@@ -650,6 +789,15 @@ def main() -> int:
         f"started {started}, finished {time.strftime('%H:%M')}."
     )
     print(table(results))
+    if any(name not in names for name in args.pipelines):
+        print(
+            "Reused (parse times from their own run): "
+            + ", ".join(
+                f"{r['pipeline']} ({r.get('finished', '?')})"
+                for r in results
+                if r["pipeline"] not in names
+            )
+        )
     for r in results:
         for set_name in ("cv", "fresh", "third"):
             if set_name in r:
