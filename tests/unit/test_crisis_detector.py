@@ -90,6 +90,11 @@ def test_every_group_documents_why():
 # Written after the eval set, before tuning on them; kept out of it on purpose.
 
 SELF_HARM_TEXTS = [
+    # A blade in hand and the wish to cut; a wish to be gone with oneself in it.
+    "면도칼 계속 쥐고 있어 팔 그어버리고 싶음",
+    "커터칼 아직 손에 있어요",
+    "저 같은 인간은 그냥 없어지는 게 맞아요",
+    "학교도 사진도 다 사라졌으면 좋겠어 나까지",
     "죽고싶다는 말밖에 안 나와",
     "하루에도 몇 번씩 죽고 싶어져",
     "요즘 자꾸 극단적인 생각이 들어",
@@ -134,6 +139,11 @@ THREAT_TEXTS = [
 ]
 
 NEGATIVE_TEXTS = [
+    # A blade and a line that are not self-harm; the pictures wished gone.
+    "걔랑은 이제 확실하게 선 긋고 싶어",
+    "엄마 도와서 칼 들고 양파 써는 중",
+    "커터칼로 택배 박스 뜯었어",
+    "그 합성 사진들 싹 다 없어졌으면 좋겠다",
     "아 배불러 죽겠다",
     "이 떡볶이 맛 죽인다",
     "너무 행복해서 죽을 것 같아",
