@@ -10,7 +10,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import repeated, role_of, send
+from actions.common import previous_bot_texts, repeated, role_of, send
 from jikimi import content, reading
 
 
@@ -24,9 +24,16 @@ class ActionPrivacy(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[EventType]:
         topic = reading.privacy_topic(tracker.latest_message.get("text"))
-        if topic == "general" and repeated(tracker, self.name()):
+        role = role_of(tracker)
+        if repeated(tracker, self.name()):
             # Asked again in other words: the whole account once more helps
-            # nobody; what is stored is the part not yet told.
-            topic = "records"
-        send(dispatcher, content.privacy(topic, role_of(tracker)), tracker)
+            # nobody. What is stored is the part not yet told after the general
+            # answer; after one topic's answer ("다 저장함?" then "누가 볼수있는데"),
+            # the general one (who reads what, and when).
+            said = previous_bot_texts(tracker)
+            if topic == "general":
+                topic = "records"
+            elif all(reply.text in said for reply in content.privacy(topic, role)):
+                topic = "general"
+        send(dispatcher, content.privacy(topic, role), tracker)
         return []

@@ -209,6 +209,7 @@ class ActionQuizEnd(Action):
     ) -> List[EventType]:
         total = len(tracker.get_slot("quiz_ids") or [])
         score = int(tracker.get_slot("quiz_score") or 0)
+        answered = int(tracker.get_slot("quiz_index") or 0)
         ending = tracker.get_slot("quiz_answer")
         followup: List[EventType] = []
         if ending in HELP_INTENTS:
@@ -217,9 +218,14 @@ class ActionQuizEnd(Action):
             send(dispatcher, content.messages("quiz_stopped"))
         else:
             send(dispatcher, content.messages("quiz_score", score=score, total=total))
+            answered = total
+        result = (
+            content.message("quiz_result", score=score, total=answered).text if answered else None
+        )
         return [
             SlotSet("quiz_ids", None),
             SlotSet("quiz_index", None),
             SlotSet("quiz_score", None),
             SlotSet("quiz_answer", None),
+            SlotSet("quiz_result", result),
         ] + followup

@@ -213,10 +213,12 @@ _DANGER_PLACES = (
 )
 _SAFE_PLACE = re.compile(
     r"(^집|우리집|집이|집에|집임|집인데|내방|제방|방에|방이야|방임|교실|보건실|상담실|학원|도서관|"
-    r"거실|기숙사|친구집|친구네|할머니|할아버지|카페|편의점|경찰서|병원|교무실)"
+    r"거실|기숙사|친구집|친구네|할머니|할아버지|카페|편의점|경찰서|병원|교무실|독서실|스카|스터디카페)"
 )
 _WITH_SOMEONE = re.compile(
-    r"(함께있|같이있|옆에있|곁에있|데리고있|보고있어|지켜보|옆에서자|곁에서자|자고있|잠들었|잠들어있|자는중)"
+    r"(함께있|같이있|옆에있|곁에있|데리고있|보고있어|지켜보|옆에서자|곁에서자|자고있|잠들었|잠들어있|자는중|"
+    r"사람많|사람들많|사람이많|사람들있|사람들이있|주변에사람|친구들이랑|친구들하고|엄마도있|아빠도있|"
+    r"가족들이|가족이랑)"
 )
 _SAFE_WORDS = re.compile(
     r"(안전해|안전함|안전합|안전한곳|안전한데|안전하긴|괜찮아|괜찮은|괜찮습|집이야|집임|집이에|집에있|"
@@ -296,7 +298,11 @@ _REPORTED_WISH = re.compile(
     r"하려한대|려고해요|려고한대|려고한다|그었어요|그었습니다|먹었어요|먹었습니다|썼습니다|썼어요|"
     r"보냈어요|올렸어요|해요|합니다|했어요|했습니다)"
 )
-_SELF = re.compile(r"(^|[^가-힣])?(나|내가|난|나도|저|제가|저도|나는|저는)(죽|자살|사라지|뛰어)")
+_SELF = re.compile(
+    r"((^|[^가-힣])?(나|내가|난|나도|저|제가|저도|나는|저는)(죽|자살|사라지|뛰어)"
+    # "나란 애가 그냥 없어졌으면", "저까지 포함해서": the writer, whoever else is named.
+    r"|(나|저)(란|같은)(애|사람|인간|존재|거|건)|(나|저)(까지|도같이|도함께|도포함))"
+)
 
 
 # "사실 그 친구가 나야", "친구 얘기 아니고 저예요": the writer was speaking of herself.
@@ -471,6 +477,8 @@ def involved_cue(text: Optional[str], adult: bool = False) -> bool:
     )
     if re.search(r"(탓이|탓인|탓임|탓아)", s):
         return False  # "내가 사진 올린 탓이야?": her own photo, a question of fault
+    if re.search(r"(보낸|쓴|적은)(문자|메시지|글|말|기록|내용)", s) and not _MATERIAL.search(s):
+        return False  # "제가 보낸 문자 다 지워 주세요": what she wrote here
     return _any(_INVOLVED, s) or own_act or child_did
 
 
@@ -520,13 +528,14 @@ def involved_topic(text: Optional[str]) -> Optional[str]:
 # What a privacy question is about (content/privacy.yml topics).
 _PRIVACY_TOPICS = (
     ("parents", r"(부모|엄마|아빠|어머니|아버지|보호자|집에연락|집에알|집으로연락|집에전화|가족)"),
-    ("school", r"(학교|선생님이알|선생님한테|선생님께|쌤한테|쌤이알|담임|학폭위|학교폭력위)"),
+    # Before the school: "학교 상담쌤한테 얘기하면 경찰에 신고돼요?" is about the counsellor.
     ("counsellor", r"(상담선생님|상담사|상담쌤|선생님이보|상담원)"),
+    ("school", r"(학교|선생님이알|선생님한테|선생님께|쌤한테|쌤이알|담임|학폭위|학교폭력위)"),
     ("anonymous", r"(익명|이름|실명|신분|누군지|신원|누가신고|신고한거|신고한게|들키|들켜|알려지)"),
     (
         "records",
         r"(기록|저장|남아|남나|누가봐|누가보|볼수있|삭제|지워|경찰이봐|영장|캡처남|경찰한테|경찰에넘|"
-        r"넘어가|전달돼|전해져|말한거|얘기한거)",
+        r"넘어가|전달돼|전해져)",
     ),
 )
 
@@ -608,7 +617,10 @@ def is_short(text: Optional[str]) -> bool:
 _PLAIN_STOP = re.compile(
     r"(그만할래|그만할게|그만하고싶|그만둘래|그만두고싶|멈출래|멈추고싶|나중에할래|나중에할게|"
     r"다음에할래|다음에할게|못하겠어|못하겠다|못하겠음|안할래|생각해볼게|생각해볼래|생각좀해볼|"
-    r"생각해보고올|생각해보고할)"
+    r"생각해보고올|생각해보고할|"
+    # "나중에 마저 할게 지금 학원가야돼", "이따 다시 할래": later, not an answer.
+    r"나중에(마저|다시|이어서|계속)(할|하)|이따(가)?(마저|다시|이어서)?(할게|할께|할래|하자)|"
+    r"다음에(마저|다시|이어서)(할|하))"
 )
 
 
@@ -743,7 +755,9 @@ def wants_report(text: Optional[str]) -> bool:
 
 # "그거 지워 주세요", "사진 삭제하고 싶어": the material online, not the record
 # here ("내 기록 지워줘" is delete_my_data).
-_TAKEDOWN_VERB = re.compile(r"(지워|지우|삭제|내려|없애|안보이게|못보게)")
+_TAKEDOWN_VERB = re.compile(
+    r"(지워|지우|삭제|내려|없애|안보이게|못보게|없어졌으면|사라졌으면|지워졌으면)"
+)
 _RECORD_WORDS = re.compile(
     r"(기록|대화(?!방)|채팅|내역|여기|데이터|정보|계정|번호|신고한거|신고내용|"
     r"말한거|말했던|말한것|얘기한거|얘기했던|이야기한거|내가쓴|내가한말|적은거|쓴거|"
@@ -764,7 +778,7 @@ def wants_takedown(text: Optional[str]) -> bool:
 
 _ASK_DELETE = re.compile(
     r"(지워|지우|삭제)(고|하고|해|해서)?(달라|주세요|줘|줌|주나|주는|싶|하는법|할수|빨리|는어케|는어떻게)"
-    r"|(완전히|영원히|싹|다)(없어지|사라지|지워지)"
+    r"|(완전히|영원히|싹|다)(없어지|사라지|지워지|없어졌으면|사라졌으면|지워졌으면)"
 )
 
 
@@ -774,6 +788,8 @@ _BYSTANDER = re.compile(
     r"(의|가|를|이|도)?(사진|얼굴|영상|프사|셀카)"
     # Shown or sent someone's material ("친구가 합성같은거 보여주면서").
     r"|(합성|딥페|능욕|야짤)[가-힣]{0,6}(보여주|보여줬|보여준|보여줘|보내주|보내줬|보내준)"
+    # "제 친구가 딥페이크 피해를 당했는데": a friend harmed.
+    r"|(친구|동생|언니|누나|오빠|베프|반친구)(가|이)[가-힣]{0,10}(피해를|피해를입|피해당|당했|당함|당하고)"
 )
 
 
@@ -1045,10 +1061,17 @@ def asks_counsellor(text: Optional[str]) -> bool:
     return bool(re.search(r"(상담|선생님|쌤|사람|연결|얘기|이야기|대화)", squash(text)))
 
 
+def asks_to_connect(text: Optional[str]) -> bool:
+    """ "연결해 주세요", "상담쌤 불러줘": a person asked for in so many words."""
+    return bool(
+        re.search(r"(연결|이어줘|이어주|불러줘|불러주|바꿔줘|바꿔주)", squash(text))
+    ) and not is_question(text)
+
+
 def wants_to_talk(text: Optional[str]) -> bool:
     """ "그냥 얘기하고 싶어": to talk, not to be taught or to report."""
     s = squash(text)
-    if re.search(r"(상담|선생님|쌤|사람이랑|사람하고|사람과|어른)", s):
+    if re.search(r"(상담|선생님|쌤|사람이랑|사람하고|사람과|어른|연결)", s):
         return False  # a person to talk to: the counsellor offer
     return bool(_TALK.search(s))
 
@@ -1140,7 +1163,8 @@ _THREAT_MORE = re.compile(
 
 _DELETE_OR_BLOCK = re.compile(
     r"(지울까|지워도|지워야|지우면|다지우|삭제할까|삭제해도|삭제해야|차단할까|차단해도|차단하고|차단해야|"
-    r"탈퇴할까|탈퇴해도|계정삭제|방나갈까|나가도돼)"
+    r"탈퇴할까|탈퇴해도|계정삭제|방나갈까|나가도돼|지워버리|지워버릴|탈퇴하면|차단하면|차단해버|앱지우|"
+    r"앱지워|앱삭제)"
 )
 
 
@@ -1249,3 +1273,225 @@ def asks_where_to_report(text: Optional[str]) -> bool:
     s = squash(text)
     asks = is_question(text) or bool(re.search(r"(어디|어느곳|누구한테)", s))
     return asks and bool(_WHERE_TO_REPORT.search(s))
+
+
+# --- specific questions with their own short answer ---------------------------------
+#
+# A question about one point gets that point, not the whole lesson it belongs
+# to ("텔레그램은 해외라 못 잡는다던데" is not "what is the law"). First row that
+# matches wins; bot/policies/context.py maps each to its reply (QUESTION_REPLIES).
+_QUESTION_TOPICS = (
+    # Who is under 14 (촉법소년) and what reporting does then.
+    (
+        "under14",
+        r"(촉법|1[0-3]살|1[0-3]세|만14세미만|14살이하|14살안|초등학생이|초딩이|초등학생도)",
+    ),
+    # Telegram is abroad: can the police find them.
+    (
+        "telegram_caught",
+        r"(텔레|텔그|텔방)[가-힣]{0,12}(못잡|안잡|못찾|안찾|추적|잡을수|잡혀|잡히|잡아|찾을수|걸려|걸리)",
+    ),
+    # Whether a minor's deepfake is always 성착취물 (the 2025.8.14. ruling).
+    (
+        "minor_material",
+        r"((미성년|청소년|아동|학생)[가-힣]{0,20}성착취물|성착취물[가-힣]{0,12}(되나|돼|인가|맞나))",
+    ),
+    # Whether the review body takes it down fast or completely.
+    (
+        "takedown_speed",
+        r"((하루|24시간|일주일|금방|바로|당장|빨리)[가-힣]{0,6}(지워|삭제|없어|내려|차단)[가-힣]{0,4}(주|준|지|져|돼|되)"
+        r"|(완전히|영원히|싹다|완벽하게)[가-힣]{0,2}(없어지|사라지|지워지|삭제))",
+    ),
+    # Whether the police ask for takedown too.
+    ("police_delete", r"(경찰|112)[가-힣]{0,10}(도|이|가)?[가-힣]{0,6}(지워|삭제|내려|차단)"),
+    # Reporting without evidence or without having seen it.
+    (
+        "no_evidence",
+        r"((증거|캡처|캡쳐|사진)(가|도|이)?[가-힣]{0,4}(없|없어도|없는데|못)[가-힣]{0,8}신고"
+        r"|(있는지도|진짠지도|진짜인지도|있는지|사실인지)(모르|몰라)[가-힣]{0,8}신고"
+        r"|(못봤|안봤|본적없|보지도못|보지못)[가-힣]{0,8}신고)",
+    ),
+    # A boy who feels ashamed to report.
+    (
+        "boys_too",
+        r"(남자|남자애|남자인데|남잔데|남학생)[가-힣]{0,10}"
+        r"(신고|피해|당하|쪽팔|창피|부끄|이상|웃기|그런가|오바)",
+    ),
+    # Pressured to join such a room.
+    (
+        "pressure_to_join",
+        r"(안들어가|안들가|들어가지않|안가면|거절하면)[가-힣]{0,8}"
+        r"(왕따|따돌|찐따|소외|무시|욕|은따|싫어하|괴롭)",
+    ),
+    # The police's online report, for someone else.
+    (
+        "police_site",
+        r"(경찰|사이버|ecrm)[가-힣]{0,6}(사이트|홈페이지|온라인|인터넷|웹)[가-힣]{0,10}(대신|내가|제가|친구)"
+        r"|(대신|친구)[가-힣]{0,10}(경찰|사이버)[가-힣]{0,6}(사이트|홈페이지|온라인)",
+    ),
+    # Reporting for a friend, behind the friend's back.
+    (
+        "for_friend",
+        r"((몰래|대신|내가대신|제가대신)[가-힣]{0,4}신고|친구[가-힣]{0,4}대신[가-힣]{0,4}신고)",
+    ),
+    # Whether to report oneself, apart from the school or others.
+    (
+        "report_myself",
+        r"((직접|제가|내가|따로|별개로)[가-힣]{0,8}신고[가-힣]{0,4}(해야|하나|할수|해도|하면|가능)"
+        r"|신고[가-힣]{0,12}(직접|제가|내가|따로)[가-힣]{0,2}(해야|하나|할수|해도|하면))",
+    ),
+)
+
+
+def question_topic(text: Optional[str]) -> Optional[str]:
+    """The one point a question asks about (_QUESTION_TOPICS), if any."""
+    s = squash(text)
+    if not (
+        is_question(text)
+        or re.search(r"(던데|잖아|ㅈ아|같아|같아요|같음|같은데|듯|그런가|인가|는가|려나)$", s)
+    ):
+        return None
+    return _first_topic(_QUESTION_TOPICS, s)
+
+
+# Whether someone finds out, is told, or can read: what makes a question about
+# parents or the school a privacy question ("담임한테 말하면 어떻게 돼?", "학교에
+# 연락가?") and not any question that names them ("반 전체에 어떻게 이야기할까요?").
+_WHO_KNOWS = re.compile(
+    r"(알려|알게|알아|알까|알면|알수|알고|연락가|연락와|연락이가|연락이와|연락오|연락줘|연락해|통보|전화가|전화와|"
+    r"들키|들켜|비밀|익명|실명|신원|누군지|기록|저장|남아|남나|남는|볼수|보나|보게|봐요|읽어|"
+    r"넘어가|넘겨|전달돼|전해져|모르게|신고돼|신고되|신고가|소문|"
+    r"(한테|에게|께|한텐|에겐)(말해야|말하면|얘기하면|이야기하면|말안|말하기))"
+)
+
+
+def asks_who_knows(text: Optional[str]) -> bool:
+    return bool(_WHO_KNOWS.search(squash(text)))
+
+
+# Blaming oneself in so many words: "영통한 내가 바보같아", "내가 공개로 해놔서
+# 이렇게 된거지?", "내가 괜히 사진 올려서".
+_SELF_BLAME = re.compile(
+    r"((내가|제가|나|저)[가-힣]{0,8}(바보같|바보였|바보지|멍청했|멍청하|멍청한|한심|미련했|등신같|병신같)"
+    r"|(내가|제가)[가-힣]{0,10}(해놔서|해놓아서|해둬서|올려서|보내서|찍어서|받아서|해서|했으니까|했으니)"
+    r"[가-힣]{0,6}(이렇게|이리|그렇게|이런일)?[가-힣]{0,2}(된거|된건|됐|당한|생긴))"
+)
+
+
+def blames_self_now(text: Optional[str]) -> bool:
+    """The writer blames themself ("영통한 내가 바보같아"); see asks_my_fault."""
+    return bool(_SELF_BLAME.search(squash(text)))
+
+
+# The writer's own next step, told, not asked: "네 부모님한테 말하고 112 해볼게요",
+# "일단 교육청에 연락해 보겠습니다". Someone else to go to, and a promise to go.
+_OWN_PLAN = re.compile(
+    r"(112|117|1366|1388|109|경찰|부모님|엄마|아빠|선생님|담임|쌤|교육청|교육지원청|학교|센터)"
+    r"[가-힣0-9]{0,12}(해볼게|할게|해볼께|할께|해보겠|하겠습|해볼래|걸어볼|전화해볼|연락해볼|말해볼|"
+    r"얘기해볼|이야기해볼|말할게|말할께|연락할게|가볼게|가보겠)"
+)
+
+
+def own_plan(text: Optional[str]) -> bool:
+    return bool(_OWN_PLAN.search(squash(text))) and not is_question(text)
+
+
+# Asking for the quiz score.
+def asks_score(text: Optional[str]) -> bool:
+    s = squash(text)
+    return bool(re.search(r"(몇점|점수|몇개맞|몇문제맞|몇개나맞|몇문제나)", s))
+
+
+# Blocking the account or leaving the app or room: "그 부계 그냥 차단해도 됨?",
+# "디코 계정 그냥 탈퇴할까요", "앱 지워버리면 끝 아냐?".
+_BLOCK_OR_LEAVE = re.compile(
+    r"(차단|탈퇴|계정삭제|계정지우|계정지워|계정없애|앱[가-힣]{0,3}(지우|지워|삭제)|"
+    r"방나가|방나갈|방에서나가)"
+)
+
+
+def asks_block_or_leave(text: Optional[str]) -> bool:
+    s = squash(text)
+    asks = is_question(text) or bool(re.search(r"(할까|해도|하면|아냐|아님|될까|됨)", s))
+    return asks and bool(_BLOCK_OR_LEAVE.search(s))
+
+
+# A teacher offered the file by a student: "증거로 제 휴대폰에 보내 주겠다고
+# 합니다. 받아서 전달해도 될까요?".
+def teacher_offered_file(text: Optional[str]) -> bool:
+    s = squash(text)
+    offered = re.search(
+        r"(보내주겠|보내준다|보내준대|보내주려|받아서|받아도|받아야|전달해도|전달해야)", s
+    )
+    return bool(offered) and is_question(text)
+
+
+# A teacher asks what to say to the class, or whether to say it with the
+# victim in the room.
+def asks_what_to_tell_class(text: Optional[str]) -> bool:
+    s = squash(text)
+    return bool(
+        re.search(
+            r"(반전체|반아이들|반학생들|학급|반애들|아이들에게|학생들에게|반에|교실)[가-힣]{0,12}"
+            r"(이야기|얘기|말|안내|교육)",
+            s,
+        )
+    ) and is_question(text)
+
+
+# What to answer "they only watched" (a teacher or a parent asking).
+def asks_about_watching(text: Optional[str]) -> bool:
+    s = squash(text)
+    watched = re.search(r"(구경만|보기만|보기만했|본것뿐|본거뿐|봤을뿐|방에만|있기만)", s)
+    return bool(watched) and is_question(text)
+
+
+# Whether to delete the original photo the fake was made from.
+def asks_keep_original(text: Optional[str]) -> bool:
+    s = squash(text)
+    return bool(re.search(r"원본[가-힣]{0,8}(지워|지우|삭제|없애|내려)", s))
+
+
+# A parent says the school does nothing or hides it.
+def school_inactive(text: Optional[str]) -> bool:
+    s = squash(text)
+    return bool(
+        re.search(
+            r"학교[가-힣]{0,6}(아무조치|아무것도안|조치를안|조치도안|조치가없|덮으려|덮으려는|덮는|은폐|쉬쉬|"
+            r"모른척|미루|무시)",
+            s,
+        )
+    )
+
+
+# "그럼 이제 어떻게 돼요?", "선생님이 언제 연락 줘요?": what happens now.
+def asks_what_happens_next(text: Optional[str]) -> bool:
+    s = squash(text)
+    return bool(
+        re.search(
+            r"(이제어떻게|이제어케|이제뭐|언제연락|언제와|언제답|얼마나걸|얼마나기다|언제쯤|어떻게돼|어케돼)",
+            s,
+        )
+    )
+
+
+# "신고해봤자 소용없잖아": that something is pointless.
+def says_pointless(text: Optional[str]) -> bool:
+    return bool(re.search(r"(소용없|소용이없|의미없|쓸모없|해봤자|해봐야|헛수고)", squash(text)))
+
+
+def names_material(text: Optional[str]) -> bool:
+    """The material or where it is kept: "폰에 있는 파일", "그 사진", "합성물"."""
+    return bool(
+        re.search(
+            r"(파일|사진|영상|동영상|합성|딥페|폰에|휴대폰|갤러리|앨범|클라우드)", squash(text)
+        ),
+    )
+
+
+# "학생에게는 이 부분을 어떻게 설명하면 좋을까요?": how to put it to the student.
+def asks_how_to_explain(text: Optional[str]) -> bool:
+    s = squash(text)
+    return bool(
+        re.search(r"(설명|말해주|말하면|얘기하면|이야기하면|전하면|알려주면)", s)
+    ) and is_question(text)

@@ -97,3 +97,23 @@ def test_stories_hold_on_the_trained_model(model_path, tmp_path):
     log = result.stdout + result.stderr
     assert f"Evaluating {stories} stories" in log
     assert re.search(rf"Correct:\s+{stories} / {stories}", log), log[-3000:]
+
+
+def test_no_response_is_chosen_at_random():
+    # Rasa picks at random among a response's versions without a condition; a
+    # reply in two bubbles is two responses, planned one after the other.
+    import yaml
+
+    responses = {
+        f"{path.name}: {name}": versions
+        for path in sorted((ROOT / "bot" / "domain").glob("*.yml"))
+        for name, versions in (
+            yaml.safe_load(path.read_text("utf-8")).get("responses") or {}
+        ).items()
+    }
+    random = [
+        where
+        for where, versions in responses.items()
+        if sum(not version.get("condition") for version in versions) > 1
+    ]
+    assert random == []

@@ -56,6 +56,7 @@ QUESTIONS = {
     "utter_delete_confirm_again": "delete",
     "action_offer_counsellor": "counsellor",
     "utter_offer_counsellor_again": "counsellor",
+    "utter_counsellor_not_yet": "counsellor",
     "utter_offer_resume_report": "resume",
     "utter_offer_resume_quiz": "resume",
     "utter_report_kept": "resume",
@@ -79,6 +80,9 @@ STANCE_OF_INTENT = {
     "ask_bystander_help": "bystander",
     "disclose_involvement": "involved",
 }
+# The classifier alone makes the writer the one who shared only when it is this
+# sure: that stance changes every later reply (the law, not comfort).
+INVOLVED_CONFIDENCE = 0.8
 # Replies too long to send twice in a row: a repeat gets utter_what_next.
 # (Actions leave out what they just said themselves: actions.common.send.)
 LONG_REPLIES = ("utter_report_incident", "utter_distress", "utter_adult_help")
@@ -120,7 +124,15 @@ CONTEXT_ONLY = (
     "utter_dont_confront", "utter_support_friend", "utter_in_room", "utter_teacher_must_report",
     "utter_adult_help", "utter_profile_photo", "utter_what_rooms_are", "utter_saw_unwanted",
     "utter_real_or_fake", "utter_adult_donts", "utter_threat_short", "utter_threat_keep",
-    "action_hotline", "utter_listen",
+    "action_hotline", "utter_listen", "utter_under14", "utter_telegram_caught",
+    "utter_minor_material", "utter_takedown_speed", "utter_police_delete",
+    "utter_report_no_evidence", "utter_boys_too", "utter_pressure_to_join",
+    "utter_report_for_friend", "utter_capture_then_block", "utter_not_your_fault_threat",
+    "utter_good_plan", "utter_teacher_dont_receive", "utter_teacher_class",
+    "utter_school_inaction", "utter_quiz_result", "utter_school_escalate", "utter_under14_report",
+    "utter_viewing_law", "utter_keep_original", "utter_counsellor_not_yet", "utter_under14_help",
+    "utter_minor_material_more", "utter_teacher_class_rules", "utter_school_inaction_police",
+    "utter_police_site", "utter_explain_duty",
 )  # fmt: skip
 DANGER_REPLY = {
     "medical": "utter_crisis_medical",
@@ -153,6 +165,7 @@ class Turn:
     channel: Optional[Text]
     platform: Optional[Text] = None  # the NLU's platform entity, if any
     earlier: List[Text] = field(default_factory=list)  # the bot turn before `previous`
+    session: List[Text] = field(default_factory=list)  # every bot action of the session so far
 
     @property
     def role(self) -> Text:
@@ -214,6 +227,7 @@ def turn_of(tracker: DialogueStateTracker) -> Optional[Turn]:
         active_loop=active_loop,
         channel=message.input_channel,
         earlier=earlier,
+        session=actions(events[:last]),
         platform=next(
             (e.get("value") for e in message.entities if e.get("entity") == "platform"), None
         ),
@@ -287,6 +301,8 @@ def _stance(turn: Turn, role: Text) -> Optional[Text]:
     # do not overturn it (a friend asking "can I report it?" stays a friend):
     # only the cues above do.
     stance = STANCE_OF_INTENT.get(turn.intent)
+    if stance == "involved" and turn.confidence < INVOLVED_CONFIDENCE:
+        return None  # "나 몇점임?" read as a disclosure at 0.53 says nothing of who this is
     if stance and reading.hypothetical(turn.text):
         return None  # "만들어서 퍼뜨리면 어케됨": a question, not a disclosure
     if stance and turn.slots.get("stance") is None:
@@ -487,11 +503,21 @@ def _answer_to_question(turn: Turn) -> Optional[Plan]:
             return Plan(["utter_delete_cancelled"] + _resume_offer(turn))
         return Plan(["utter_delete_confirm_again"])
     if asked == "counsellor":
+        if reading.hotlines_named(turn.text) and "연결" not in reading.squash(turn.text):
+            # "ㅇㅋ 1388에 문자해볼게": her own plan, not a yes to paging someone.
+            return Plan(["utter_counsellor_declined"] + _resume_offer(turn))
         answer = reading.yes_no(turn.text, verbs=("연결",), okay_means=reading.NO)
         if answer == reading.YES:
             return Plan(["action_request_counsellor"] + _resume_offer(turn))
         if answer == reading.NO:
             return Plan(["utter_counsellor_declined"] + _resume_offer(turn))
+        if (
+            reading.is_question(turn.text)
+            and reading.asks_what_happens_next(turn.text)
+            and "utter_counsellor_not_yet" not in turn.previous
+        ):
+            # "그럼 이제 어떻게 돼요? 선생님이 언제 연락 줘요?": nothing was sent yet.
+            return Plan(["utter_counsellor_not_yet"])
         if (reading.feeling(turn.text) or turn.intent == "express_distress") and (
             "utter_offer_counsellor_again" not in turn.previous
         ):
@@ -592,6 +618,100 @@ def _after_sources(turn: Turn) -> Optional[Plan]:
     return None
 
 
+# One point asked (reading.question_topic), and its short answer (one idea a bubble).
+QUESTION_REPLIES = {
+    "under14": ["utter_under14", "utter_under14_help"],
+    "telegram_caught": ["utter_telegram_caught"],
+    "minor_material": ["utter_minor_material", "utter_minor_material_more"],
+    "takedown_speed": ["utter_takedown_speed"],
+    "police_delete": ["utter_police_delete"],
+    "no_evidence": ["utter_report_no_evidence"],
+    "boys_too": ["utter_boys_too"],
+    "pressure_to_join": ["utter_pressure_to_join"],
+    "for_friend": ["utter_report_for_friend"],
+    "report_myself": ["utter_where_to_report"],
+    "police_site": ["utter_police_site"],
+}
+# The same point asked again right after its answer.
+QUESTION_FOLLOWUPS = {"utter_under14": ["utter_under14_report"]}
+# Requests with their own reply, never taken for a question, a plan or a worry.
+OWN_REQUESTS = ("crisis", "delete_my_data", "request_counsellor")
+
+
+def _specific(turn: Turn, intent: Text, role: Text, stance: Optional[Text]) -> Optional[Plan]:
+    """Turns that say exactly what they need, whatever the classifier read: one
+    point asked, the score, blocking or leaving, blaming oneself, one's own plan,
+    and a teacher's or parent's situation."""
+    if intent in OWN_REQUESTS or turn.danger or stance == "involved":
+        return None
+    threat = "utter_threat" in turn.session or _threat_episode(turn)
+    if role == "teacher" and reading.asks_must_report(turn.text):
+        return None  # the duty to report has its own reply (_route)
+    if (
+        role == "teacher"
+        and "utter_teacher_must_report" in turn.previous
+        and reading.asks_how_to_explain(turn.text)
+    ):
+        # "학생에게는 이 부분을 어떻게 설명하면 좋을까요?": the duty, put to the student.
+        return Plan(["utter_explain_duty"])
+    if role in ("teacher", "parent") and reading.asks_about_watching(turn.text):
+        # "구경만 했는데 무슨 문제냐고 하면?": watching on purpose is an offence.
+        return Plan(["utter_viewing_law"])
+    if reading.asks_keep_original(turn.text):
+        # "프사 원본도 다 지워버릴까": keep the original on the phone.
+        return Plan(["utter_keep_original"])
+    if role == "teacher" and reading.teacher_offered_file(turn.text):
+        # "학생이 증거로 보내 주겠다는데 받아서 전달해도 될까요?": no.
+        return Plan(["utter_teacher_dont_receive"])
+    if (
+        role == "teacher"
+        and reading.asks_what_to_tell_class(turn.text)
+        and "utter_teacher_class" not in turn.previous
+    ):
+        return Plan(["utter_teacher_class", "utter_teacher_class_rules"])
+    if role == "parent" and reading.school_inactive(turn.text):
+        # "학교가 아무 조치도 안 해요", "덮으려는 것 같아요": the school's duties, 117, 112;
+        # asked again, where to take it.
+        said = "utter_school_inaction" in turn.previous + turn.earlier
+        if said:
+            return Plan(["utter_school_escalate"])
+        return Plan(["utter_school_inaction", "utter_school_inaction_police"])
+    if "utter_under14" in turn.previous and reading.says_pointless(turn.text):
+        # "그럼 신고해봤자 소용없잖아" right after: why it is not.
+        return Plan(["utter_under14_report"])
+    topic = reading.question_topic(turn.text)
+    if topic == "report_myself" and reading.asks_who_knows(turn.text):
+        topic = None  # "제가 신고하면 아이 학교에도 알려지나요?": who finds out
+    if topic:
+        replies = QUESTION_REPLIES[topic]
+        if replies[0] in turn.previous:
+            # The same point again, from another side ("그럼 신고해도 소용없잖아").
+            replies = QUESTION_FOLLOWUPS.get(replies[0], [])
+        if replies:
+            return Plan(list(replies))
+    if reading.asks_score(turn.text) and turn.slots.get("quiz_result"):
+        return Plan(["utter_quiz_result"])
+    if role == "student" and reading.asks_block_or_leave(turn.text):
+        # "그 부계 그냥 차단해도 됨?", "디코 계정 탈퇴할까요": capture first.
+        return Plan(["utter_threat_keep" if threat else "utter_capture_then_block"])
+    if role == "student" and reading.blames_self_now(turn.text):
+        # "영통한 내가 바보같아", "내가 공개로 해놔서 이렇게 된거지?": no.
+        return Plan(["utter_not_your_fault_threat" if threat else "utter_not_your_fault"])
+    if reading.own_plan(turn.text) and not reading.victim_cue(turn.text):
+        # "네 부모님한테 말하고 112 해볼게요": their step, not a form to fill.
+        return Plan(["utter_good_plan"])
+    return None
+
+
+def _counsellor(turn: Turn) -> Plan:
+    """A request for a counsellor: the offer, which says what connecting means
+    and asks; asked again in so many words after the offer ("다시 연결해
+    주세요"), the page itself (what it means was already said)."""
+    if "action_offer_counsellor" in turn.session and reading.asks_to_connect(turn.text):
+        return Plan(["action_request_counsellor"])
+    return Plan(["action_offer_counsellor"])
+
+
 def _route(turn: Turn) -> Optional[Plan]:
     """Outside forms and questions: who is speaking chooses the reply."""
     intent, role = turn.intent, turn.said_role or turn.role
@@ -611,6 +731,9 @@ def _route(turn: Turn) -> Optional[Plan]:
     ):
         # Typed instead of tapping "신고·삭제 요청 준비하기" (or to go on).
         return Plan(["report_form"], [SlotSet("paused_form", None)])
+    specific = _specific(turn, intent, role, stance)
+    if specific:
+        return specific
     details = _report_details(turn, role)
     if details:
         # "인스타 dm으로 돌았대요" right after being offered help: what happened,
@@ -751,7 +874,7 @@ def _route(turn: Turn) -> Optional[Plan]:
     if (
         intent not in ("crisis", "delete_my_data", "request_counsellor")
         and reading.asks_where_to_report(turn.text)
-        and reading.privacy_topic(turn.text) == "general"
+        and (reading.privacy_topic(turn.text) == "general" or not reading.asks_who_knows(turn.text))
     ):
         # "딥페이크 신고하면 어디로 가는거야?": the places, not the penalties.
         return Plan(["utter_where_to_report"])
@@ -831,13 +954,15 @@ def _route(turn: Turn) -> Optional[Plan]:
         intent in PRIVACY_MISREAD + ("ask_privacy",)
         and reading.is_question(turn.text)
         and (reading.privacy_topic(turn.text) != "general")
+        and (intent == "ask_privacy" or reading.asks_who_knows(turn.text))
     ):
+        # "담임쌤한테 말하면 어떻게 돼?"; not "반 전체에 어떻게 이야기할까요?".
         return Plan(["action_privacy"])
     if involved:
         return involved
     if reading.wants_counsellor(turn.text) and intent not in ("delete_my_data", "ask_privacy"):
         # "저도 어떻게 해야 할지 모르겠어요. 상담받을 수 있을까요?" read as something else.
-        return Plan(["action_offer_counsellor"])
+        return _counsellor(turn)
     if intent in ("crisis", "express_distress", "nlu_fallback", "request_counsellor") and (
         reading.wants_to_talk(turn.text)
     ):
@@ -876,7 +1001,7 @@ def _route(turn: Turn) -> Optional[Plan]:
         # "안녕하세요 친구가 저 합성한 사진을 돌린대요": the disclosure, not hello.
         return Plan(["utter_report_incident"])
     if intent == "request_counsellor":
-        return Plan(["action_offer_counsellor"])
+        return _counsellor(turn)
     if intent == "delete_my_data":
         return Plan(["utter_delete_confirm"])
     if intent == "ask_privacy":
@@ -940,6 +1065,14 @@ def _involved_question(turn: Turn, intent: Text, role: Text, stance: Optional[Te
         return None
     topic = reading.involved_topic(turn.text)
     if intent == "express_distress" or (topic and intent not in INVOLVED_OWN_REPLY):
+        return Plan(["action_involved_answer"])
+    if (
+        intent == "delete_my_data"
+        and topic == "delete"
+        and not reading.about_this_chat(turn.text)
+        and reading.names_material(turn.text)
+    ):
+        # "아들 휴대폰에 있는 파일을 전부 지워 버리면?": the files, not this chat.
         return Plan(["action_involved_answer"])
     return None
 

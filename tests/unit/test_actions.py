@@ -219,10 +219,17 @@ def test_quiz_end_gives_the_score_or_a_kind_stop():
         SlotSet("quiz_index", None),
         SlotSet("quiz_score", None),
         SlotSet("quiz_answer", None),
+        SlotSet("quiz_result", "3문제 중 2문제를 맞혔어요"),
     ]
-    stopped = {**done, "quiz_answer": "stopped"}
-    _, messages = run(ActionQuizEnd(), tracker(slots=stopped))
+    # Stopped after one answer: the result kept is of that one ("나 몇점임?").
+    stopped = {**quiz_slots(["a", "b", "c"], 1, 1), "quiz_answer": "stopped"}
+    events, messages = run(ActionQuizEnd(), tracker(slots=stopped))
     assert messages[0]["text"] == content.message("quiz_stopped").text
+    assert SlotSet("quiz_result", "1문제 중 1문제를 맞혔어요") in events
+    # Stopped before any answer: no result to keep.
+    stopped = {**quiz_slots(["a", "b", "c"], 0, 0), "quiz_answer": "stopped"}
+    events, _ = run(ActionQuizEnd(), tracker(slots=stopped))
+    assert SlotSet("quiz_result", None) in events
 
 
 def test_clarify_offers_the_two_likeliest_topics_never_crisis():

@@ -481,3 +481,118 @@ def test_a_line_that_only_sets_the_scene_is_listened_to():
     assert plan(
         user("같은 학원 다니는 선배가 있거든요", "report_incident"), bot("utter_listen"), told
     ) == ["utter_report_incident"]
+
+
+@pytest.mark.parametrize(
+    "text, intent, reply",
+    [
+        ("초딩이 만든 거면 처벌 못 하는 거야?", "ask_law", ["utter_under14", "utter_under14_help"]),
+        ("텔레는 서버가 외국이라 추적 못 한다던데", "ask_law", ["utter_telegram_caught"]),
+        ("심의 신청하면 하루만에 싹 지워지나요?", "ask_takedown", ["utter_takedown_speed"]),
+        ("112에 신고해도 경찰이 삭제까지 해줌?", "report_incident", ["utter_police_delete"]),
+        ("캡처도 없는데 신고 가능함?", "ask_evidence", ["utter_report_no_evidence"]),
+        ("남자인데 이런걸로 신고하면 오바인가", "report_incident", ["utter_boys_too"]),
+        ("그 방 안들어가면 반에서 은따 당할거같음", "nlu_fallback", ["utter_pressure_to_join"]),
+        ("걔 모르게 제가 대신 신고해도 되나요?", "ask_privacy", ["utter_report_for_friend"]),
+    ],
+)
+def test_one_point_asked_gets_its_own_short_answer(text, intent, reply):
+    assert plan(user(text, intent, 0.9)) == reply
+
+
+def test_the_same_point_asked_again_gets_the_other_side_not_a_repeat():
+    first = user("촉법소년이 만든 거면 어떻게 돼?", "ask_law")
+    again = user("그럼 그 애 신고해봤자 소용없는 거잖아", "nlu_fallback", 0.4)
+    assert plan(first, bot("utter_under14", "utter_under14_help"), again) == [
+        "utter_under14_report"
+    ]
+
+
+def test_a_question_about_parents_that_asks_nothing_of_who_knows_is_not_privacy():
+    teacher = [SlotSet("user_role", "teacher")]
+    asks = user("저희 반 아이들에게 이 일을 어떻게 안내하면 좋을까요?", "ask_bystander_help")
+    assert plan(*teacher, asks) == ["utter_teacher_class", "utter_teacher_class_rules"]
+    who = user("담임한테 얘기하면 엄마한테도 연락가?", "ask_bystander_help")
+    assert plan(who) == ["action_privacy"]
+
+
+def test_blocking_or_leaving_gets_capture_first_and_in_a_threat_the_threat_version():
+    block = user("그 계정 차단해버릴까", "nlu_fallback", 0.4)
+    assert plan(block) == ["utter_capture_then_block"]
+    threat = bot("utter_threat", "action_crisis_handoff", "utter_ask_safe")
+    later = [user("집이야", "affirm"), bot("utter_threat_safe")]
+    leave = user("인스타 탈퇴하면 끝 아님?", "ask_prevention", 0.6)
+    assert plan(threat, later, leave) == ["utter_threat_keep"]
+
+
+def test_blaming_herself_after_a_threat_gets_the_threat_version():
+    threat = bot("utter_threat", "action_crisis_handoff", "utter_ask_safe")
+    later = [user("집이야", "affirm"), bot("utter_threat_safe")]
+    blame = user("그 사람이랑 영상통화한 내가 멍청했지", "express_distress")
+    assert plan(threat, later, blame) == ["utter_not_your_fault_threat"]
+    assert plan(user("제가 사진을 공개로 올려서 이렇게 된 거죠", "ask_privacy")) == [
+        "utter_not_your_fault"
+    ]
+
+
+def test_her_own_plan_is_taken_as_it_is_not_as_a_story_for_the_form():
+    victim = [SlotSet("stance", "victim")]
+    plan_ = user("알겠어 오늘 엄마한테 말하고 경찰서 가볼게", "affirm", 0.7)
+    assert plan(*victim, bot("utter_report_incident"), plan_) == ["utter_good_plan"]
+
+
+def test_the_score_is_kept_for_after_the_quiz():
+    ended = [SlotSet("quiz_result", "5문제 중 4문제를 맞혔어요")]
+    assert plan(*ended, user("점수 몇점이었어?", "disclose_involvement", 0.55)) == [
+        "utter_quiz_result"
+    ]
+
+
+def test_a_low_confidence_disclosure_does_not_make_the_writer_the_one_who_shared():
+    unsure = context.role_events(
+        context.turn_of(tracker(user("그거 몇개 맞음", "disclose_involvement", 0.55)))
+    )
+    assert SlotSet("stance", "involved") not in unsure
+    sure = user("제가 반 단톡에 그 합성 사진 올렸어요", "disclose_involvement", 0.9)
+    assert SlotSet("stance", "involved") in context.role_events(context.turn_of(tracker(sure)))
+
+
+def test_counsellor_offer_answered_with_her_own_plan_pages_nobody():
+    offer = bot("action_offer_counsellor")
+    assert plan(offer, user("괜찮아 그냥 1388에 전화해볼래", "affirm", 0.7)) == [
+        "utter_counsellor_declined"
+    ]
+
+
+def test_asked_what_happens_after_the_offer_hears_nothing_was_sent_yet():
+    offer = bot("action_offer_counsellor")
+    asks = user("그럼 선생님 언제쯤 답장 와요?", "ask_privacy")
+    assert plan(offer, asks) == ["utter_counsellor_not_yet"]
+
+
+def test_asked_again_in_so_many_words_after_the_offer_pages():
+    offer = [user("상담 받고 싶어요", "request_counsellor"), bot("action_offer_counsellor")]
+    aside = [user("근데 부모님도 알게 돼요?", "ask_privacy"), bot("action_privacy")]
+    again = user("그냥 빨리 상담쌤 연결해 주세요", "request_counsellor")
+    assert plan(offer, aside, again) == ["action_request_counsellor"]
+    assert plan(again) == ["action_offer_counsellor"]
+
+
+def test_a_wish_to_be_gone_of_oneself_among_classmates_is_her_own_crisis():
+    text = "반 애들이 다 쳐다봐 솔직히 나 같은 애는 그냥 없어졌으면 좋겠어"
+    got = plan(user(text, "crisis", danger="self_harm"))
+    assert got[0] == "utter_crisis"
+
+
+def test_a_parent_of_the_one_who_shared_asking_to_delete_files_gets_his_own_answer():
+    parent = [SlotSet("user_role", "parent"), SlotSet("stance", "involved")]
+    files = user("그냥 제가 애 폰 갤러리에서 그 사진 다 지우면 안 될까요?", "delete_my_data", 0.5)
+    assert plan(*parent, bot("action_lesson"), files) == ["action_involved_answer"]
+    chat = user("여기 제가 쓴 기록 지워 주세요", "delete_my_data", 0.9)
+    assert plan(*parent, bot("action_lesson"), chat) == ["utter_delete_confirm"]
+
+
+def test_a_teacher_asking_how_to_put_the_duty_to_the_student():
+    teacher = [SlotSet("user_role", "teacher"), SlotSet("stance", "victim")]
+    asks = user("그럼 아이한테는 어떻게 말해 주면 될까요?", "ask_what_is_deepfake", 0.5)
+    assert plan(*teacher, bot("utter_teacher_must_report"), asks) == ["utter_explain_duty"]

@@ -282,3 +282,87 @@ def test_hours_penalty_self_blame_and_excuses():
     assert reading.blames_self("딸이 자꾸 자기가 사진을 올려서 그런 거라고 자책해요")
     assert reading.involved_topic("근데 나만 그런 거 아니잖아 다들 했는데") == "excuse"
     assert reading.asks_delete_or_block("계정 차단하고 디엠 다 지울까")
+
+
+@pytest.mark.parametrize(
+    "text, topic",
+    [
+        ("만든 애가 12살이면 어떻게 돼요?", "under14"),
+        ("텔레그램이면 경찰이 못 잡는 거 아냐?", "telegram_caught"),
+        ("청소년 사진으로 만든 합성이면 성착취물 맞나요?", "minor_material"),
+        ("신고하면 바로 지워지는 거죠?", "takedown_speed"),
+        ("경찰도 사진 삭제 요청해 주나요?", "police_delete"),
+        ("증거가 하나도 없는데 신고할 수 있어?", "no_evidence"),
+        ("남잔데 이런 피해 당하면 창피한 거 아님?", "boys_too"),
+        ("거기 안 들어가면 애들이 무시할 거 같아", "pressure_to_join"),
+        ("친구 대신 신고해줘도 돼?", "for_friend"),
+        ("경찰 홈페이지에 친구 대신 올려도 돼?", "police_site"),
+        ("학교랑 따로 제가 직접 신고해야 하나요?", "report_myself"),
+        # Not a question about one point: a story, a fact told, or nothing of it.
+        ("13살 때 찍은 사진으로 합성했대", None),
+        ("텔레그램 방에 올라왔어", None),
+        ("경찰에 신고했어요", None),
+    ],
+)
+def test_question_topics(text, topic):
+    assert reading.question_topic(text) == topic
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("담임쌤한테 말하면 엄마도 알아?", True),
+        ("학교에 연락 가요?", True),
+        ("반 전체에 어떻게 이야기하면 좋을까요?", False),
+        ("중학교 교사인데 뭐부터 해야 하나요?", False),
+    ],
+)
+def test_asks_who_knows(text, expected):
+    assert reading.asks_who_knows(text) is expected
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("그 사람이랑 영통한 내가 바보였지", True),
+        ("제가 프사를 전체공개로 해놔서 이렇게 된 거예요", True),
+        ("걔가 바보같아", False),
+        ("내가 신고해서 이렇게 된 거야?", True),
+    ],
+)
+def test_blames_self_now(text, expected):
+    assert reading.blames_self_now(text) is expected
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("오늘 저녁에 엄마한테 말해볼게", True),
+        ("내일 117에 전화해볼게요", True),
+        ("경찰서 가보겠습니다", True),
+        ("엄마한테 말해야 돼?", False),
+        ("신고할래", False),
+    ],
+)
+def test_own_plan(text, expected):
+    assert reading.own_plan(text) is expected
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("그 계정 차단할까?", True),
+        ("앱 아예 지워버리면 안 돼?", True),
+        ("디코 탈퇴하면 끝임?", True),
+        ("차단당했어", False),
+    ],
+)
+def test_asks_block_or_leave(text, expected):
+    assert reading.asks_block_or_leave(text) is expected
+
+
+@pytest.mark.parametrize(
+    "text", ["나중에 마저 할게요", "이따 다시 할래 지금 밥먹어야돼", "다음에 이어서 할게"]
+)
+def test_later_in_a_form_is_a_stop(text):
+    assert reading.wants_stop(text)
