@@ -1282,9 +1282,13 @@ def asks_where_to_report(text: Optional[str]) -> bool:
 # matches wins; bot/policies/context.py maps each to its reply (QUESTION_REPLIES).
 _QUESTION_TOPICS = (
     # Who is under 14 (촉법소년) and what reporting does then.
+    # The one who made it is under 14 (a word of making or doing it is needed:
+    # "저 13살인데 혼자 신고할 수 있어요?" is about the writer).
     (
         "under14",
-        r"(촉법|1[0-3]살|1[0-3]세|만14세미만|14살이하|14살안|초등학생이|초딩이|초등학생도)",
+        r"(촉법|(1[0-3]살|1[0-3]세|초등학생|초딩|만14세미만|14살이하|14살안)[가-힣]{0,8}"
+        r"(만든|만들|합성|퍼뜨|올린|올렸|가해|했으면|한거|한건|짓)"
+        r"|(만든|가해|올린|퍼뜨린)(애|사람|학생|놈|애가|사람이)[가-힣]{0,3}(1[0-3]살|1[0-3]세|초등|초딩))",
     ),
     # Telegram is abroad: can the police find them.
     (
@@ -1312,10 +1316,11 @@ _QUESTION_TOPICS = (
         r"|(못봤|안봤|본적없|보지도못|보지못)[가-힣]{0,8}신고)",
     ),
     # A boy who feels ashamed to report.
+    # The writer is a boy ("같은반 남자애가 내 사진 합성했어" is not).
     (
         "boys_too",
-        r"(남자|남자애|남자인데|남잔데|남학생)[가-힣]{0,10}"
-        r"(신고|피해|당하|쪽팔|창피|부끄|이상|웃기|그런가|오바)",
+        r"((저|나|난|전|제가|내가)(는|도)?(남자|남학생)|남자인데|남잔데|남자라서|남자가이런|남자도이런"
+        r"|남자가이런거|남자애가이런)[가-힣]{0,10}(신고|피해|당하|쪽팔|창피|부끄|이상|웃기|그런가|오바)",
     ),
     # Pressured to join such a room.
     (
@@ -1330,9 +1335,10 @@ _QUESTION_TOPICS = (
         r"|(대신|친구)[가-힣]{0,10}(경찰|사이버)[가-힣]{0,6}(사이트|홈페이지|온라인)",
     ),
     # Reporting for a friend, behind the friend's back.
+    # Reporting for a friend ("엄마 몰래 신고할 수 있어?" is her own privacy).
     (
         "for_friend",
-        r"((몰래|대신|내가대신|제가대신)[가-힣]{0,4}신고|친구[가-힣]{0,4}대신[가-힣]{0,4}신고)",
+        r"(대신[가-힣]{0,4}신고|(친구|걔|그애|그친구)[가-힣]{0,4}(몰래|모르게)[가-힣]{0,6}신고)",
     ),
     # Whether to report oneself, apart from the school or others.
     (
@@ -1393,7 +1399,11 @@ _OWN_PLAN = re.compile(
 
 
 def own_plan(text: Optional[str]) -> bool:
-    return bool(_OWN_PLAN.search(squash(text))) and not is_question(text)
+    """A step she will take; not one she will not ("경찰에 신고 안할게", "엄마한텐
+    비밀로 할게", "그냥 혼자할게"), which is no plan to praise."""
+    s = squash(text)
+    refusing = re.search(r"(안할|안해|못할|못하|비밀|혼자|말안|모르게|싫|안하|말못)", s)
+    return bool(_OWN_PLAN.search(s)) and not refusing and not is_question(text)
 
 
 # Asking for the quiz score.

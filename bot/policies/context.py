@@ -132,7 +132,8 @@ CONTEXT_ONLY = (
     "utter_school_inaction", "utter_quiz_result", "utter_school_escalate", "utter_under14_report",
     "utter_viewing_law", "utter_keep_original", "utter_counsellor_not_yet", "utter_under14_help",
     "utter_minor_material_more", "utter_teacher_class_rules", "utter_school_inaction_police",
-    "utter_police_site", "utter_explain_duty",
+    "utter_police_site", "utter_explain_duty", "utter_takedown_speed_more",
+    "utter_teacher_dont_receive_next",
 )  # fmt: skip
 DANGER_REPLY = {
     "medical": "utter_crisis_medical",
@@ -623,7 +624,7 @@ QUESTION_REPLIES = {
     "under14": ["utter_under14", "utter_under14_help"],
     "telegram_caught": ["utter_telegram_caught"],
     "minor_material": ["utter_minor_material", "utter_minor_material_more"],
-    "takedown_speed": ["utter_takedown_speed"],
+    "takedown_speed": ["utter_takedown_speed", "utter_takedown_speed_more"],
     "police_delete": ["utter_police_delete"],
     "no_evidence": ["utter_report_no_evidence"],
     "boys_too": ["utter_boys_too"],
@@ -662,7 +663,7 @@ def _specific(turn: Turn, intent: Text, role: Text, stance: Optional[Text]) -> O
         return Plan(["utter_keep_original"])
     if role == "teacher" and reading.teacher_offered_file(turn.text):
         # "학생이 증거로 보내 주겠다는데 받아서 전달해도 될까요?": no.
-        return Plan(["utter_teacher_dont_receive"])
+        return Plan(["utter_teacher_dont_receive", "utter_teacher_dont_receive_next"])
     if (
         role == "teacher"
         and reading.asks_what_to_tell_class(turn.text)
@@ -682,6 +683,8 @@ def _specific(turn: Turn, intent: Text, role: Text, stance: Optional[Text]) -> O
     topic = reading.question_topic(turn.text)
     if topic == "report_myself" and reading.asks_who_knows(turn.text):
         topic = None  # "제가 신고하면 아이 학교에도 알려지나요?": who finds out
+    if topic and reading.victim_cue(turn.text) and turn.slots.get("stance") != "victim":
+        topic = None  # a first disclosure with a question: the support comes first
     if topic:
         replies = QUESTION_REPLIES[topic]
         if replies[0] in turn.previous:

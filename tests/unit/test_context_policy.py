@@ -488,7 +488,11 @@ def test_a_line_that_only_sets_the_scene_is_listened_to():
     [
         ("초딩이 만든 거면 처벌 못 하는 거야?", "ask_law", ["utter_under14", "utter_under14_help"]),
         ("텔레는 서버가 외국이라 추적 못 한다던데", "ask_law", ["utter_telegram_caught"]),
-        ("심의 신청하면 하루만에 싹 지워지나요?", "ask_takedown", ["utter_takedown_speed"]),
+        (
+            "심의 신청하면 하루만에 싹 지워지나요?",
+            "ask_takedown",
+            ["utter_takedown_speed", "utter_takedown_speed_more"],
+        ),
         ("112에 신고해도 경찰이 삭제까지 해줌?", "report_incident", ["utter_police_delete"]),
         ("캡처도 없는데 신고 가능함?", "ask_evidence", ["utter_report_no_evidence"]),
         ("남자인데 이런걸로 신고하면 오바인가", "report_incident", ["utter_boys_too"]),

@@ -300,6 +300,9 @@ def test_hours_penalty_self_blame_and_excuses():
         ("학교랑 따로 제가 직접 신고해야 하나요?", "report_myself"),
         # Not a question about one point: a story, a fact told, or nothing of it.
         ("13살 때 찍은 사진으로 합성했대", None),
+        ("저 13살인데 혼자 신고할 수 있어요?", None),
+        ("같은반 남자애가 내 사진 합성했어 신고할수있어?", None),
+        ("엄마 몰래 신고할 수 있어?", None),
         ("텔레그램 방에 올라왔어", None),
         ("경찰에 신고했어요", None),
     ],
@@ -342,6 +345,9 @@ def test_blames_self_now(text, expected):
         ("경찰서 가보겠습니다", True),
         ("엄마한테 말해야 돼?", False),
         ("신고할래", False),
+        ("그냥 경찰에 신고 안할게", False),
+        ("부모님한텐 비밀로 할게", False),
+        ("엄마한테 말 못할거같아 그냥 혼자할게", False),
     ],
 )
 def test_own_plan(text, expected):
