@@ -112,6 +112,11 @@ class ActionTakedownHelp(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[EventType]:
+        if repeated(tracker, self.name()):
+            # "아 그니까 어디다 말하면 지워주냐고": the whole account again helps
+            # nobody; where to ask, in one bubble.
+            send(dispatcher, content.messages("takedown_short"))
+            return []
         case = await _latest_case(tracker)
         platform = platform_of(tracker, case)
         name = platform_name(platform)

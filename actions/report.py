@@ -312,6 +312,12 @@ class ValidateReportForm(FormValidationAction):
                 }  # fmt: skip
                 if slot == "report_link":
                     changes["report_links"] = []
+                if slot == "report_platform":
+                    # "플랫폼 틀렸어 인스타 아니고 페북": the new answer is in the same
+                    # message, last; the summary comes again with it.
+                    named = _platforms_named(tracker)
+                    if named:
+                        changes["report_platform"] = named[-1]
                 return changes
         if reading.has_word(text, _NOT_RIGHT):
             return {"report_confirm": None, "report_fixing": True}
@@ -336,6 +342,15 @@ def answer_question(
         send(dispatcher, [content.Reply(first.text)])
     else:
         send(dispatcher, content.messages("report_question_later"))
+
+
+def _platforms_named(tracker: Tracker) -> List[Text]:
+    """The known platforms the latest message names, in the order written."""
+    entities = sorted(
+        (e for e in tracker.latest_message.get("entities") or [] if e.get("entity") == "platform"),
+        key=lambda e: e.get("start") or 0,
+    )
+    return [e["value"] for e in entities if e.get("value") in reading.PLATFORMS]
 
 
 def _tidy(text: Text) -> Text:

@@ -225,7 +225,8 @@ _SAFE_WORDS = re.compile(
     r"방이야|방임|방에있)"
 )
 _UNSAFE_WORDS = re.compile(
-    r"(안전하지않|안전안|안안전|위험해|위험함|위험한곳|위험합|무서운곳|안괜찮|도와줘|도와주세요|살려줘|"
+    r"(연락안|연락이안|연락두절|안받아|안받음|전화안받|읽씹|안읽|답이없|답장이없|답장없|답도없|"
+    r"안전하지않|안전안|안안전|위험해|위험함|위험한곳|위험합|무서운곳|안괜찮|도와줘|도와주세요|살려줘|"
     r"뛰어내|떨어질|죽을|혼자못|칼|약먹|약을|피가)"
 )
 
@@ -320,9 +321,17 @@ def about_someone_else(text: Optional[str], adult: bool = False) -> bool:
     s = squash(text)
     if not (_OTHER_PERSON.search(s) or adult) or _SELF.search(s) or _SELF_REVEAL.search(s):
         return False
+    if adult and _QUOTED_WISH.search(text or ""):
+        return True  # "학생이 \"죽어버리고 싶어요\"라는 메시지를 보냈습니다": quoted
     if _FIRST_WISH.search(s):
         return False
     return adult or bool(_REPORTED_WISH.search(s)) or bool(_OTHER_PERSON.search(s))
+
+
+# A wish quoted by the writer: "…싶어요"라는 메시지, '죽고 싶다'고 했어요.
+_QUOTED_WISH = re.compile(
+    r"싶(어요|어|다|습니다|네요)[\"'”’」』]+\s*(라는|라고|라며|란|이라는|이라고|고)"
+)
 
 
 # --- who is speaking ------------------------------------------------------------
@@ -337,7 +346,8 @@ _PARENT = re.compile(
     r"(학부모|보호자(인데|입니다|예요|이에요)"
     r"|(저희|우리|제)\s*(아이|애|딸|아들|자녀|큰애|작은애|딸아이|아들놈)"
     r"|(엄마|아빠|어머니|아버지)\s*(인데|입니다|예요|이에요|이고|에요)"
-    r"|(딸|아들)(이|아이가|애가)\s)"
+    r"|(딸|아들)(이|아이가|애가)\s"
+    r"|(부모|엄마|아빠|어머니|아버지)\s*(로서|입장에서|된\s*입장))"
 )
 
 
@@ -355,7 +365,14 @@ def role(text: Optional[str], current: Optional[str] = None) -> Optional[str]:
     saying it of themselves again changes it, not a mention of the other."""
     if not text:
         return None
-    found = "teacher" if _TEACHER.search(text) else "parent" if _PARENT.search(text) else None
+    teacher, parent = _TEACHER.search(text), _PARENT.search(text)
+    found = "teacher" if teacher else "parent" if parent else None
+    if teacher and parent:
+        # "딸을 둔 엄마입니다. 담임선생님께서 연락을 주셨습니다": who the writer says
+        # she is decides, not who else the message names.
+        said = _SAYS_WHO.search(text)
+        if said:
+            found = "teacher" if _TEACHER.search(said.group(0)) else "parent"
     if current in ("teacher", "parent") and found not in (None, current):
         said = _SAYS_WHO.search(text)
         if not said:
@@ -401,7 +418,10 @@ _REPORTED_ACT = re.compile(r"(대|래|다고|더라|댔|렸대|렸어요대)$")
 
 
 # "합성당할까봐 걱정돼", "내 사진도 그렇게 될까?": a worry, not something that happened.
-_WORRY = re.compile(r"(당할까|될까봐|될까|할까봐|당하면|되면어떡|되면어케|되면어떻게)")
+# Not a bare "될까": "뭐부터 해주면 될까요?" asks what to do.
+_WORRY = re.compile(
+    r"(당할까|될까봐|할까봐|당하면|되면어떡|되면어케|되면어떻게|합성될까|올라갈까|퍼질까|쓰일까|악용될까)"
+)
 
 
 def worry(text: Optional[str]) -> bool:
@@ -447,7 +467,8 @@ def asks_must_report(text: Optional[str]) -> bool:
 
 def victim_cue(text: Optional[str]) -> bool:
     s = squash(text)
-    return _any(_VICTIM, s) and not involved_cue(text) and not _WORRY.search(s)
+    said = _any(_VICTIM, s) or bool(_RECOGNISED_SELF.search(s))
+    return said and not involved_cue(text) and not _WORRY.search(s)
 
 
 # A parent's child or a teacher's student as the one who made or shared.
@@ -489,7 +510,9 @@ _INVOLVED_TOPICS = (
     (
         "tell_adult",
         r"(부모|엄마|아빠|선생님|쌤|담임|어른|학교)[가-힣]{0,3}(한테|께|에게|에)[가-힣]{0,4}"
-        r"(말해야|말하면|말할까|말해도|알려야|알리면|털어놓|얘기해야|얘기하면|얘기할까|이야기해야)",
+        r"(말해야|말하면|말할까|말해도|알려야|알리면|털어놓|얘기해야|얘기하면|얘기할까|이야기해야)"
+        # "부모님도 알게돼?": whether they will find out.
+        r"|(부모|엄마|아빠)[가-힣]{0,3}(도|가|이|님도|님이)?(알게|알아|알까|알려지)",
     ),
     ("police", r"(경찰|잡혀가|체포|전과|기록남|집에찾아|연락와|연락오)"),
     (
@@ -504,7 +527,10 @@ _INVOLVED_TOPICS = (
         r"별생각없이)",
     ),
     ("saw_only", r"(보기만|본것만|본거|봤는데|봤어|원치않|모르고봤|그냥봤|초대만|들어가기만)"),
-    ("what_now", r"(어떡|어케해|어캄|어떻게해야|어떻게하면|이제뭐|뭘해야|뭐해야|할수있는게)"),
+    (
+        "what_now",
+        r"(어떡|어케해|어캄|어떻게해야|어떻게하면|이제뭐|뭘해야|뭐해야|할수있는게|뭐부터|뭘먼저|뭐먼저)",
+    ),
     ("worried", r"(무서|걱정|불안|죄책|미치겠|잠이안|괴로|후회|미안해|죽을죄)"),
 )
 
@@ -750,7 +776,20 @@ def wants_report(text: Optional[str]) -> bool:
     if is_question(text):
         return False
     s = squash(text)
-    return bool(_WANTS_REPORT.search(s)) and not re.search(r"(지워|지우|삭제해|없애)", s)
+    return (
+        bool(_WANTS_REPORT.search(s))
+        and not re.search(r"(지워|지우|삭제해|없애)", s)
+        and not declines_report(text)
+    )
+
+
+_NOT_NOW = re.compile(r"(안할|안해|안하|못할|못하겠|싫|말래|말고|아직은|^ㄴㄴ|^아니)")
+
+
+def declines_report(text: Optional[str]) -> bool:
+    """ "ㄴㄴ 신고는 안할래 아직", "신고까지는 하기 싫어": not now."""
+    s = squash(text)
+    return bool(re.search(r"신고", s)) and bool(_NOT_NOW.search(s)) and not is_question(text)
 
 
 # "그거 지워 주세요", "사진 삭제하고 싶어": the material online, not the record
@@ -790,6 +829,10 @@ _BYSTANDER = re.compile(
     r"|(합성|딥페|능욕|야짤)[가-힣]{0,6}(보여주|보여줬|보여준|보여줘|보내주|보내줬|보내준)"
     # "제 친구가 딥페이크 피해를 당했는데": a friend harmed.
     r"|(친구|동생|언니|누나|오빠|베프|반친구)(가|이)[가-힣]{0,10}(피해를|피해를입|피해당|당했|당함|당하고)"
+    # "중2 동생이 인스타에 자기 얼굴 합성된 사진이 올라왔다고": someone else's picture.
+    r"|(친구|동생|언니|누나|오빠|형|베프|여자애|남자애|애)(이|가)[가-힣]{0,15}(자기|걔|그애)[가-힣]{0,3}"
+    r"(얼굴|사진)[가-힣]{0,6}(합성|올라|돌)"
+    r"|(우리반|같은반|반)(여자애|남자애|애|친구)[가-힣]{0,3}사진[가-힣]{0,6}(돌려|돌렸|올려|올렸|돌아)"
 )
 
 
@@ -833,7 +876,11 @@ def asks_how_to_make(text: Optional[str]) -> bool:
     """Asks how (or with what) to make a sexual deepfake."""
     s = squash(text).lower()
     against = re.search(r"(신고|삭제|지우|막|예방|구별|알아보)", s)
-    return bool(_HOW_TO_MAKE.search(s)) and not against
+    # "남자애가 옷벗기는 앱으로 여자애 사진 돌려서 올림": told, not asked.
+    told = re.search(r"(돌려서|돌렸|올림|올렸|보냈|퍼뜨|만들어서|만들었)", s) and not is_question(
+        text
+    )
+    return bool(_HOW_TO_MAKE.search(s)) and not against and not told
 
 
 _WONT_TELL = re.compile(
@@ -1426,16 +1473,6 @@ def asks_block_or_leave(text: Optional[str]) -> bool:
     return asks and bool(_BLOCK_OR_LEAVE.search(s))
 
 
-# A teacher offered the file by a student: "증거로 제 휴대폰에 보내 주겠다고
-# 합니다. 받아서 전달해도 될까요?".
-def teacher_offered_file(text: Optional[str]) -> bool:
-    s = squash(text)
-    offered = re.search(
-        r"(보내주겠|보내준다|보내준대|보내주려|받아서|받아도|받아야|전달해도|전달해야)", s
-    )
-    return bool(offered) and is_question(text)
-
-
 # A teacher asks what to say to the class, or whether to say it with the
 # victim in the room.
 def asks_what_to_tell_class(text: Optional[str]) -> bool:
@@ -1459,7 +1496,11 @@ def asks_about_watching(text: Optional[str]) -> bool:
 # Whether to delete the original photo the fake was made from.
 def asks_keep_original(text: Optional[str]) -> bool:
     s = squash(text)
-    return bool(re.search(r"원본[가-힣]{0,8}(지워|지우|삭제|없애|내려)", s))
+    return bool(
+        re.search(
+            r"원본[가-힣]{0,10}(지워|지우|삭제|없애|내려|버려|버릴|챙겨|보관|남겨|둬야|필요)", s
+        )
+    )
 
 
 # A parent says the school does nothing or hides it.
@@ -1503,5 +1544,104 @@ def names_material(text: Optional[str]) -> bool:
 def asks_how_to_explain(text: Optional[str]) -> bool:
     s = squash(text)
     return bool(
-        re.search(r"(설명|말해주|말하면|얘기하면|이야기하면|전하면|알려주면)", s)
+        re.search(r"(설명|말해주|말하면|얘기하면|이야기하면|전하면|알려주면|말씀드리면|뭐라고)", s)
     ) and is_question(text)
+
+
+# "돈다길래 봤는데 얼굴이 완전 나임": she recognised herself.
+_RECOGNISED_SELF = re.compile(
+    r"(얼굴|사진|그거|그게)(이|가|은|는)?[가-힣]{0,4}(완전|딱|진짜|분명|아무리봐도)?"
+    r"(나임|나야|나였|나더라|나잖아|나인거|저예요|저였|저더라|저인거|제얼굴|내얼굴)"
+)
+
+
+# A parent (or teacher) offered the file to see it: "보내 주겠다고 합니다 …
+# 받아도 될까요?".
+def offered_the_file(text: Optional[str]) -> bool:
+    s = squash(text)
+    offered = re.search(
+        r"(보내주겠|보내준다|보내준대|보내주려|받아서|받아도|받아야|전달해도|전달해야)", s
+    )
+    return bool(offered) and is_question(text)
+
+
+# A parent who scolded the child ("왜 SNS에 사진을 올리고 다니냐고 혼냈습니다").
+def scolded_child(text: Optional[str]) -> bool:
+    return bool(
+        re.search(r"(혼냈|혼내|야단|뭐라고했|화냈|화를냈|다그쳤|탓했|소리질렀)", squash(text))
+    )
+
+
+# Worrying what reporting does to the one who did it ("신고하면 걔 인생 망하는거잖아").
+def spares_the_offender(text: Optional[str]) -> bool:
+    s = squash(text)
+    return bool(
+        re.search(r"신고[가-힣]{0,8}(인생|미래|앞길|학교생활)[가-힣]{0,4}(망|끝|망치|꼬)", s)
+        or re.search(r"(걔|그애|친구)[가-힣]{0,4}(인생|미래)[가-힣]{0,4}(망|끝)", s)
+        or re.search(r"신고하기(가)?(미안|불쌍)", s)
+    )
+
+
+# Reporting to the site or app only ("커뮤 운영자한테 신고만 하면 되는거 아님?").
+def platform_report_enough(text: Optional[str]) -> bool:
+    s = squash(text)
+    return bool(
+        re.search(
+            r"(운영자|관리자|신고버튼|신고기능|앱에|플랫폼에|인스타에|커뮤에|사이트에|디코에|텔레에)"
+            r"[가-힣]{0,6}신고[가-힣]{0,4}(만|하면|로)[가-힣]{0,6}(되|끝|충분|되는)",
+            s,
+        )
+    )
+
+
+# Whether any place answers at this hour ("지금 새벽 2시인데 이 시간에도 받는 곳 있어요?").
+def asks_who_answers_now(text: Optional[str]) -> bool:
+    s = squash(text)
+    return bool(re.search(r"(이시간|새벽|밤에도|지금도|지금시간)", s)) and bool(
+        re.search(r"(받는곳|받는데|받아주|되는곳|하는곳|연락할곳|전화할곳|상담되|연락되|전화되)", s)
+    )
+
+
+# "걔가 미안하다고 자기 폰에서 다 지웠대": deleted on one phone, said to be gone.
+def says_deleted_by_them(text: Optional[str]) -> bool:
+    s = squash(text)
+    return bool(
+        re.search(
+            r"(걔|그애|그새끼|가해자|친구|남친|그사람|걔네)[가-힣]{0,12}(지웠대|지웠다고|삭제했대|삭제했다고|지웠다며|지웠다는)",
+            s,
+        )
+    )
+
+
+# A parent asks whether to tell the child ("아들에게 지금 알려야 할까요?").
+def asks_tell_child(text: Optional[str]) -> bool:
+    s = squash(text)
+    told = re.search(
+        r"(아들|딸|아이|애)[가-힣]{0,4}(에게|한테|한텐|에겐)[가-힣]{0,4}(알려야|말해야|알릴|말할|알려도|말해도)",
+        s,
+    )
+    return bool(told) and is_question(text)
+
+
+# Begging or answering the one who threatens ("please dont 이렇게 빌어볼까").
+def pleads_with_threat(text: Optional[str]) -> bool:
+    s = squash(text).lower()
+    return bool(
+        re.search(
+            r"(빌어|사정해|애원|부탁해볼|please|제발하지말|답장해볼|답장할까|대화해볼|설득)", s
+        )
+    )
+
+
+def safety_answer_words(text: Optional[str]) -> bool:
+    """Words that answer "are you safe?" themselves (안전해, 괜찮아, 집이야), not
+    only a place named in passing."""
+    return bool(_SAFE_WORDS.search(squash(text)) or _WITH_SOMEONE.search(squash(text)))
+
+
+# Whether calling costs money ("전화비 나와?", "1388 무료예요?").
+def asks_cost(text: Optional[str]) -> bool:
+    s = squash(text)
+    return bool(
+        re.search(r"(전화비|통화료|통화요금|요금나|요금이나|돈나와|돈들어|돈드|무료|공짜)", s)
+    ) and (is_question(text) or s.endswith(("나와", "들어", "드나", "임")))

@@ -133,7 +133,11 @@ CONTEXT_ONLY = (
     "utter_viewing_law", "utter_keep_original", "utter_counsellor_not_yet", "utter_under14_help",
     "utter_minor_material_more", "utter_teacher_class_rules", "utter_school_inaction_police",
     "utter_police_site", "utter_explain_duty", "utter_takedown_speed_more",
-    "utter_teacher_dont_receive_next",
+    "utter_teacher_dont_receive_next", "utter_deleted_not_gone", "utter_report_later",
+    "utter_spare_offender", "utter_platform_report", "utter_open_now", "utter_parent_scolded",
+    "utter_parent_dont_receive", "utter_parent_dont_receive_other", "utter_which_number",
+    "utter_threat_no_reply", "utter_threat_worry", "utter_tell_child",
+    "utter_crisis_unsafe_other_again", "utter_call_cost",
 )  # fmt: skip
 DANGER_REPLY = {
     "medical": "utter_crisis_medical",
@@ -434,6 +438,18 @@ def _after_crisis_reply(turn: Turn) -> Optional[Plan]:
     if "utter_crisis_medical" in turn.previous and not reading.help_called(turn.text):
         return Plan(["utter_crisis_medical_again"])
     if (
+        "utter_crisis_unsafe_other" in turn.previous
+        and status != "safe"
+        and not reading.help_called(turn.text)
+        and (
+            reading.is_question(turn.text)
+            or reading.feeling(turn.text)
+            or turn.intent in ("express_distress", "crisis", "deny", "nlu_fallback")
+        )
+    ):
+        # "걔네집 어딘지 아는데 지금 가볼까": 119 or 112 first, and not alone.
+        return Plan(["utter_crisis_unsafe_other_again"])
+    if (
         "utter_crisis_unsafe" in turn.previous
         and status != "safe"
         and not reading.help_called(turn.text)
@@ -458,6 +474,16 @@ def _answer_to_question(turn: Turn) -> Optional[Plan]:
             )
         status, place = reading.safety_answer(turn.text)
         other = asked.startswith("safety_other")
+        if (
+            status == "safe"
+            and not other
+            and _threat_episode(turn)
+            and reading.threat_more(turn.text)
+            and not reading.safety_answer_words(turn.text)
+        ):
+            # "편의점에서 기프트카드 사서 보내면 끝나지 않을까": about paying, not
+            # where she is (편의점 is no answer to "are you safe?" here).
+            status = None
         if status is None and not other and _threat_episode(turn):
             # After the threat reply, "걍 보낼까", "이미 10만원 보냈는데": don't send,
             # 112; a question ("엄마도 알게 돼?") is answered, not read as unsafe.
@@ -635,17 +661,78 @@ QUESTION_REPLIES = {
 }
 # The same point asked again right after its answer.
 QUESTION_FOLLOWUPS = {"utter_under14": ["utter_under14_report"]}
-# Requests with their own reply, never taken for a question, a plan or a worry.
-OWN_REQUESTS = ("crisis", "delete_my_data", "request_counsellor")
+# Requests with their own reply, never taken for a question, a plan or a worry
+# (a crisis the detector found comes as turn.danger; the classifier's alone may
+# be a word misread, "자기 폰에서 다 지웠대").
+OWN_REQUESTS = ("delete_my_data", "request_counsellor")
 
 
 def _specific(turn: Turn, intent: Text, role: Text, stance: Optional[Text]) -> Optional[Plan]:
     """Turns that say exactly what they need, whatever the classifier read: one
     point asked, the score, blocking or leaving, blaming oneself, one's own plan,
     and a teacher's or parent's situation."""
+    if len(reading.hotlines_named(turn.text)) >= 3 and reading.is_question(turn.text):
+        # "1366 117 112 1388 다 뭐가 다른거야??": what each is for, side by side.
+        return Plan(["utter_which_number"])
     if intent in OWN_REQUESTS or turn.danger or stance == "involved":
         return None
     threat = "utter_threat" in turn.session or _threat_episode(turn)
+    if threat and reading.pleads_with_threat(turn.text):
+        # "please dont 이렇게 빌어볼까": no answer to him; keep, capture, 112.
+        return Plan(["utter_threat_no_reply"])
+    if (
+        threat
+        and (intent == "express_distress" or reading.feeling(turn.text))
+        and not reading.blames_self_now(turn.text)
+        and reading.privacy_topic(turn.text) != "parents"  # "엄마한테 말하면 혼날거같아"
+    ):
+        # "팔로워 다 우리학교 애들인데 다 보면 어떡해": not her fault, not alone.
+        return Plan(["utter_threat_worry"])
+    if (
+        "action_offer_counsellor" in turn.session
+        and reading.asks_to_connect(turn.text)
+        and reading.yes_no(turn.text, verbs=("연결",)) != reading.NO
+    ):
+        # "네 연결해주세요" a few turns after the offer: the page.
+        return Plan(["action_request_counsellor"])
+    if reading.says_deleted_by_them(turn.text):
+        # "걔가 미안하다고 자기 폰에서 다 지웠대": copies may be elsewhere.
+        return Plan(["utter_deleted_not_gone"])
+    if reading.declines_report(turn.text) and role == "student":
+        # "ㄴㄴ 신고는 안할래 아직": not now, and that is fine.
+        return Plan(["utter_report_later"])
+    if reading.spares_the_offender(turn.text):
+        # "신고하면 걔 인생 망하는거잖아": what follows is his doing.
+        return Plan(["utter_spare_offender"])
+    if reading.platform_report_enough(turn.text):
+        # "커뮤 운영자한테 신고만 하면 되는거 아님?": capture first, and 1366 too.
+        return Plan(["utter_platform_report"])
+    if reading.asks_cost(turn.text):
+        # "전화비 나와? 요금제 얼마 안남음": what is known to be free, and a way to write.
+        return Plan(["utter_call_cost"])
+    if reading.asks_who_answers_now(turn.text) and not reading.hotlines_named(turn.text):
+        # "새벽 2시인데 이 시간에도 받는 곳 있어요?": who answers at any hour.
+        return Plan(["utter_open_now"])
+    if role == "parent" and reading.scolded_child(turn.text):
+        # "왜 사진을 올리냐고 혼냈더니 말을 안 해요": say sorry, not her fault.
+        return Plan(["utter_parent_scolded"])
+    if (
+        role == "parent"
+        and reading.offered_the_file(turn.text)
+        and "utter_parent_dont_receive" not in turn.previous
+    ):
+        # "다른 학부모가 보내 주겠다는데 받아서 확인해도 될까요?": no, and what to tell them.
+        return Plan(["utter_parent_dont_receive", "utter_parent_dont_receive_other"])
+    if (
+        role == "parent"
+        and "utter_parent_dont_receive" in turn.session
+        and reading.asks_how_to_explain(turn.text)
+    ):
+        # "그 학부모님은 어떻게 하시라고 말씀드리면 될까요?"
+        return Plan(["utter_parent_dont_receive_other"])
+    if role == "parent" and reading.asks_tell_child(turn.text):
+        # "아들에게 지금 알려야 할까요, 모르는 게 나을까요?"
+        return Plan(["utter_tell_child"])
     if role == "teacher" and reading.asks_must_report(turn.text):
         return None  # the duty to report has its own reply (_route)
     if (
@@ -661,7 +748,7 @@ def _specific(turn: Turn, intent: Text, role: Text, stance: Optional[Text]) -> O
     if reading.asks_keep_original(turn.text):
         # "프사 원본도 다 지워버릴까": keep the original on the phone.
         return Plan(["utter_keep_original"])
-    if role == "teacher" and reading.teacher_offered_file(turn.text):
+    if role == "teacher" and reading.offered_the_file(turn.text):
         # "학생이 증거로 보내 주겠다는데 받아서 전달해도 될까요?": no.
         return Plan(["utter_teacher_dont_receive", "utter_teacher_dont_receive_next"])
     if (
@@ -949,7 +1036,7 @@ def _route(turn: Turn) -> Optional[Plan]:
         and not reading.protects(turn.text)
         and intent not in ("crisis", "request_counsellor", "delete_my_data")
         and reading.asks_what_now(turn.text)
-        and reading.privacy_topic(turn.text) == "general"
+        and reading.privacy_topic(turn.text) != "parents"  # "엄마한테 말하면 혼날거같아"
     ):
         # "이제 뭐해야돼?" after the support or a saved report: the next steps.
         return Plan(["utter_next_steps"])

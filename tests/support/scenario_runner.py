@@ -161,6 +161,7 @@ class Conversation:
         self.stack = stack
         self.replies: List[Dict[str, Any]] = []  # the REST channel's answer
         self.turns = 0
+        self.just_erased = False  # the previous turn erased the conversation
         self.channel = channel
         self.phone = "+8210" + "".join(secrets.choice("0123456789") for _ in range(8))
         self.sender: Optional[str] = (
@@ -191,7 +192,8 @@ class Conversation:
                 self.sender = self._sms_sender()
             events = self._events()
             after = known if len(events) >= known else 0  # erased: all is new
-            turn = _turn_since(events, sent_at, may_erase=self.turns > 0, after=after)
+            may_erase = self.turns > 0 and not self.just_erased
+            turn = _turn_since(events, sent_at, may_erase=may_erase, after=after)
             if turn is not None:
                 self.turns += 1
                 return turn
@@ -212,8 +214,17 @@ class Conversation:
                 # `삭제` and `그만` are the desk's own: no Rasa turn follows; the
                 # phone gets the desk's reply (read by sms_received).
                 self.turns += 1
+                self.just_erased = word == ERASE
+                if word == ERASE:
+                    self.sender = None
                 return list(ERASED_TURN) if word == ERASE else []
-        return self._wait_for_turn(sent_at, known)
+        turn = self._wait_for_turn(sent_at, known)
+        # Erased: the next message starts a new session, which is not another
+        # erasure; by SMS it may come under a new sender id.
+        self.just_erased = any(e.get("name") == "action_delete_my_data" for e in turn)
+        if self.just_erased and self.channel != "rest":
+            self.sender = None
+        return turn
 
     def sms_received(self, already: int) -> List[str]:
         """The SMS this phone got after the first `already` ones, once the

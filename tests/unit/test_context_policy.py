@@ -600,3 +600,49 @@ def test_a_teacher_asking_how_to_put_the_duty_to_the_student():
     teacher = [SlotSet("user_role", "teacher"), SlotSet("stance", "victim")]
     asks = user("그럼 아이한테는 어떻게 말해 주면 될까요?", "ask_what_is_deepfake", 0.5)
     assert plan(*teacher, bot("utter_teacher_must_report"), asks) == ["utter_explain_duty"]
+
+
+def test_sextortion_follow_ups_begging_fear_and_paying_at_a_shop():
+    threat = [
+        SlotSet("danger", "threat"),
+        bot("utter_threat", "action_crisis_handoff", "utter_ask_safe"),
+    ]
+    pay = user("그냥 다이소 가서 문상 사서 보내면 안 끝나나", "nlu_fallback", 0.4)
+    assert plan(threat, pay) == ["utter_threat_more"]
+    later = [user("집이야", "affirm"), bot("utter_threat_safe")]
+    beg = user("답장으로 제발 하지 말라고 사정해볼까", "nlu_fallback", 0.4)
+    assert plan(threat, later, beg) == ["utter_threat_no_reply"]
+    afraid = user("반 애들이 다 볼까봐 너무 무서워", "express_distress")
+    assert plan(threat, later, afraid) == ["utter_threat_worry"]
+
+
+def test_a_refusal_to_report_is_respected_not_taken_for_a_request():
+    victim = [SlotSet("stance", "victim")]
+    no = user("아니 신고까지는 아직 안 할래", "report_incident", 0.7)
+    assert plan(*victim, bot("utter_report_incident"), no) == ["utter_report_later"]
+
+
+def test_after_calling_for_a_friend_going_alone_is_not_the_answer():
+    other = bot("utter_crisis_unsafe_other", "action_crisis_update")
+    go = user("걔 집 아니까 그냥 혼자 가볼까?", "nlu_fallback", 0.4)
+    assert plan(other, go) == ["utter_crisis_unsafe_other_again"]
+    called = user("119 불렀어", "affirm")
+    assert plan(other, called) != ["utter_crisis_unsafe_other_again"]
+
+
+def test_a_parent_who_names_a_teacher_is_still_the_parent():
+    said = user("중3 아들 아빠입니다. 담임선생님이 사진 건으로 연락하셨어요", "ask_bystander_help")
+    events = context.role_events(context.turn_of(tracker(said)))
+    assert SlotSet("user_role", "parent") in events
+
+
+def test_four_numbers_asked_at_once_get_what_each_is_for():
+    asks = user("112랑 117이랑 1366 중에 뭐가 뭐야?", "request_counsellor", 0.5)
+    assert plan(asks) == ["utter_which_number"]
+
+
+def test_a_teachers_quote_of_a_students_wish_is_the_students_crisis():
+    quoted = user(
+        '담임입니다. 학생이 "죽고 싶어요"라고 문자를 보냈어요', "crisis", danger="self_harm"
+    )
+    assert plan(quoted)[0] == "utter_crisis_other"

@@ -372,3 +372,46 @@ def test_asks_block_or_leave(text, expected):
 )
 def test_later_in_a_form_is_a_stop(text):
     assert reading.wants_stop(text)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("제가 옆에서 뭐부터 해주면 될까요?", False),
+        ("내 사진도 합성될까봐 무서워", True),
+        ("프사가 악용될까 걱정돼요", True),
+    ],
+)
+def test_worry_is_about_what_may_happen_not_any_question(text, expected):
+    assert reading.worry(text) is expected
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("단톡에 돌던 사진 봤는데 얼굴이 딱 나더라", True),
+        ("그거 아무리 봐도 제 얼굴이에요", True),
+        ("얼굴이 나랑 닮은 연예인", False),
+    ],
+)
+def test_recognising_herself_is_a_victim_cue(text, expected):
+    assert reading.victim_cue(text) is expected
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("남친이 미안하다면서 폰에서 다 지웠대", True),
+        ("내가 다 지웠어", False),
+    ],
+)
+def test_says_deleted_by_them(text, expected):
+    assert reading.says_deleted_by_them(text) is expected
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [("전화비 나와?", True), ("1388 공짜임?", True), ("무료 상담 받았어", False)],
+)
+def test_asks_cost(text, expected):
+    assert reading.asks_cost(text) is expected
