@@ -1469,6 +1469,8 @@ _BLOCK_OR_LEAVE = re.compile(
 
 def asks_block_or_leave(text: Optional[str]) -> bool:
     s = squash(text)
+    if re.search(r"(기록|지킴이|여기|챗봇|이대화|대화내용)", s):
+        return False  # "지킴이 탈퇴하면 내 기록 지워져?": this chat, not his account
     asks = is_question(text) or bool(re.search(r"(할까|해도|하면|아냐|아님|될까|됨)", s))
     return asks and bool(_BLOCK_OR_LEAVE.search(s))
 

@@ -361,6 +361,7 @@ def test_own_plan(text, expected):
         ("앱 아예 지워버리면 안 돼?", True),
         ("디코 탈퇴하면 끝임?", True),
         ("차단당했어", False),
+        ("지킴이 탈퇴하면 내 기록 지워져?", False),
     ],
 )
 def test_asks_block_or_leave(text, expected):
