@@ -88,7 +88,12 @@ def this_turn(tracker: Tracker) -> list:
 
 def previous_bot_texts(tracker: Tracker) -> set:
     """What the bot said in its previous turn (before the latest user message)."""
-    texts = set()
+    return set(previous_bot_bubbles(tracker))
+
+
+def previous_bot_bubbles(tracker: Tracker) -> List[Text]:
+    """The same, in the order it was said."""
+    texts: List[Text] = []
     users = 0
     for event in reversed(tracker.events):
         if event.get("event") == "user":
@@ -96,8 +101,8 @@ def previous_bot_texts(tracker: Tracker) -> set:
             if users == 2:
                 break
         elif users == 1 and event.get("event") == "bot" and event.get("text"):
-            texts.add(event["text"])
-    return texts
+            texts.append(event["text"])
+    return texts[::-1]
 
 
 @functools.cache

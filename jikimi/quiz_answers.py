@@ -33,6 +33,10 @@ _FILLER_TAIL = re.compile(
 )
 _NUMBER = re.compile(r"([0-9]{1,2})(번째|번|째)?")
 _ORDINAL = re.compile(r"(첫|한|하나|두|둘|세|셋|네|넷)(번째|째|번)?")
+# At the end of a longer answer ("모르겠어요 찍을게요 마지막꺼", "음 두번째꺼요").
+_LAST_END = re.compile(r"(맨마지막|마지막|맨끝|맨밑|맨아래)(꺼|거|것|번|번째|답)?(요|이요|임)?$")
+_ORDINAL_END = re.compile(r"(첫|두|세|네)(번째|째)(꺼|거|것|답)?(요|이요|임)?$")
+_NUMBER_END = re.compile(r"([1-9])번(꺼|거|답)?(요|이요|임)?$")
 
 
 def _normalise(text: str) -> str:
@@ -123,6 +127,19 @@ def parse_answer(question: Question, text: str) -> int | None:
     number = _number(bare)
     if number is not None:
         return number - 1 if 1 <= number <= len(question.choices) else None
+
+    # The choice named at the end of a longer answer: "찍을게요 마지막꺼", "음 두번째꺼요";
+    # not when two are named ("1번 2번").
+    if len(re.findall(r"([0-9]번|번째|마지막|맨끝)", core)) > 1:
+        return None
+    if _LAST_END.search(core):
+        return len(question.choices) - 1
+    for pattern, value in ((_ORDINAL_END, lambda m: _ORDINALS[m.group(1)]),
+                           (_NUMBER_END, lambda m: int(m.group(1)))):  # fmt: skip
+        match = pattern.search(core)
+        if match:
+            number = value(match)
+            return number - 1 if 1 <= number <= len(question.choices) else None
 
     if question.kind == "ox":
         return _ox(core, bare)

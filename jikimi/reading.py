@@ -347,14 +347,15 @@ _PARENT = re.compile(
     r"|(저희|우리|제)\s*(아이|애|딸|아들|자녀|큰애|작은애|딸아이|아들놈)"
     r"|(엄마|아빠|어머니|아버지)\s*(인데|입니다|예요|이에요|이고|에요)"
     r"|(딸|아들)(이|아이가|애가)\s"
-    r"|(부모|엄마|아빠|어머니|아버지)\s*(로서|입장에서|된\s*입장))"
+    r"|(부모|엄마|아빠|어머니|아버지)\s*(로서|입장에서|된\s*입장)"
+    r"|(할머니|할아버지|이모|고모|삼촌)\s*(인데|입니다|예요|이에요|에요)|(손녀|손자)(가|이|를|는)?\s)"
 )
 
 
 # "담임입니다", "저는 엄마예요": who the writer is, said of themselves. A teacher
 # who asks "학부모님께도 알려야 하나요?" is still a teacher.
 _SAYS_WHO = re.compile(
-    r"(교사|교원|담임|교감|교장|선생님|선생|학부모|보호자|엄마|아빠|어머니|아버지|부모)\s*"
+    r"(교사|교원|담임|교감|교장|선생님|선생|학부모|보호자|엄마|아빠|어머니|아버지|부모|할머니|할아버지)\s*"
     r"(인데|입니다|이에요|예요|에요|이고|이라서|라서|이구요|이거든요|임)"
 )
 
@@ -430,7 +431,12 @@ def worry(text: Optional[str]) -> bool:
 
 
 # A parent's child or a teacher's student is the one pictured ("딸 사진이").
-_CHILD_PICTURED = re.compile(r"(딸|아들|아이|자녀)(의|가|를|이|도)?(사진|얼굴|영상|프사|셀카)")
+_CHILD_PICTURED = re.compile(
+    r"(딸|아들|아이|자녀)(의|가|를|이|도)?(사진|얼굴|영상|프사|셀카)"
+    # "딸아이 인스타그램에 있던 사진으로": her account, her picture.
+    r"|(딸|아들|딸아이|아들아이|자녀)(의)?(인스타|인스타그램|sns|카톡|프로필|계정|페북)[가-힣a-z]{0,8}"
+    r"(사진|얼굴|셀카)"
+)
 
 
 def protects(text: Optional[str]) -> bool:
@@ -494,7 +500,9 @@ def involved_cue(text: Optional[str], adult: bool = False) -> bool:
         bool(child)
         and not _OTHER_SUBJECT.search(child.group(3))
         # "남학생이 딸 사진을 합성해": the child is the one pictured.
-        and not re.search(r"(딸|아들|아이|우리애)(의)?(사진|얼굴|영상|셀카)", child.group(3))
+        and not re.search(
+            r"(딸|아들|아이|우리애)[가-힣]{0,10}(사진|얼굴|영상|셀카|프사)", child.group(3)
+        )
     )
     if re.search(r"(탓이|탓인|탓임|탓아)", s):
         return False  # "내가 사진 올린 탓이야?": her own photo, a question of fault
@@ -557,7 +565,10 @@ _PRIVACY_TOPICS = (
     # Before the school: "학교 상담쌤한테 얘기하면 경찰에 신고돼요?" is about the counsellor.
     ("counsellor", r"(상담선생님|상담사|상담쌤|선생님이보|상담원)"),
     ("school", r"(학교|선생님이알|선생님한테|선생님께|쌤한테|쌤이알|담임|학폭위|학교폭력위)"),
-    ("anonymous", r"(익명|이름|실명|신분|누군지|신원|누가신고|신고한거|신고한게|들키|들켜|알려지)"),
+    (
+        "anonymous",
+        r"(익명|이름|실명|신분|누군지|신원|누가신고|신고한거|신고한게|들키|들켜|알려지|아무도모르게|모르게)",
+    ),
     (
         "records",
         r"(기록|저장|남아|남나|누가봐|누가보|볼수있|삭제|지워|경찰이봐|영장|캡처남|경찰한테|경찰에넘|"
@@ -569,7 +580,7 @@ _PRIVACY_TOPICS = (
 # Where this chat's records stay decides before who might see them ("이 문자 기록은
 # 어디 남아요? 엄마가 볼까봐요").
 _RECORDS_FIRST = re.compile(
-    r"(문자기록|대화기록|기록은|기록이|내역|문자함|어디남|남아요|남나요|남아\?)"
+    r"(문자기록|대화기록|기록은|기록이|내역|문자함|어디남|남아요|남나요|남아\?|기억함|기억해|기억하|기억나)"
 )
 
 
@@ -795,7 +806,7 @@ def declines_report(text: Optional[str]) -> bool:
 # "그거 지워 주세요", "사진 삭제하고 싶어": the material online, not the record
 # here ("내 기록 지워줘" is delete_my_data).
 _TAKEDOWN_VERB = re.compile(
-    r"(지워|지우|삭제|내려|없애|안보이게|못보게|없어졌으면|사라졌으면|지워졌으면)"
+    r"(지워|지우|지울|삭제|내려|없애|안보이게|못보게|없어졌으면|사라졌으면|지워졌으면)"
 )
 _RECORD_WORDS = re.compile(
     r"(기록|대화(?!방)|채팅|내역|여기|데이터|정보|계정|번호|신고한거|신고내용|"
@@ -817,6 +828,7 @@ def wants_takedown(text: Optional[str]) -> bool:
 
 _ASK_DELETE = re.compile(
     r"(지워|지우|삭제)(고|하고|해|해서)?(달라|주세요|줘|줌|주나|주는|싶|하는법|할수|빨리|는어케|는어떻게)"
+    r"|지울수(있|없)|지울방법|지워지나"
     r"|(완전히|영원히|싹|다)(없어지|사라지|지워지|없어졌으면|사라졌으면|지워졌으면)"
 )
 
@@ -1463,6 +1475,7 @@ def asks_score(text: Optional[str]) -> bool:
 # "디코 계정 그냥 탈퇴할까요", "앱 지워버리면 끝 아냐?".
 _BLOCK_OR_LEAVE = re.compile(
     r"(차단|탈퇴|계정삭제|계정지우|계정지워|계정없애|앱[가-힣]{0,3}(지우|지워|삭제)|"
+    r"(단톡|톡방|채팅방|그방|반톡)[가-힣]{0,3}(나가|나갈)|"
     r"방나가|방나갈|방에서나가)"
 )
 
@@ -1537,7 +1550,8 @@ def names_material(text: Optional[str]) -> bool:
     """The material or where it is kept: "폰에 있는 파일", "그 사진", "합성물"."""
     return bool(
         re.search(
-            r"(파일|사진|영상|동영상|합성|딥페|폰에|휴대폰|갤러리|앨범|클라우드)", squash(text)
+            r"(파일|사진|영상|동영상|합성|딥페|폰에|휴대폰|갤러리|앨범|클라우드|휴지통|백업|구글포토)",
+            squash(text),
         ),
     )
 
@@ -1553,7 +1567,7 @@ def asks_how_to_explain(text: Optional[str]) -> bool:
 # "돈다길래 봤는데 얼굴이 완전 나임": she recognised herself.
 _RECOGNISED_SELF = re.compile(
     r"(얼굴|사진|그거|그게)(이|가|은|는)?[가-힣]{0,4}(완전|딱|진짜|분명|아무리봐도)?"
-    r"(나임|나야|나였|나더라|나잖아|나인거|저예요|저였|저더라|저인거|제얼굴|내얼굴)"
+    r"(나임|나야|나였|나더라|나잖아|나인거|난데|나인데|저예요|저였|저더라|저인거|제얼굴|내얼굴)"
 )
 
 
@@ -1647,3 +1661,123 @@ def asks_cost(text: Optional[str]) -> bool:
     return bool(
         re.search(r"(전화비|통화료|통화요금|요금나|요금이나|돈나와|돈들어|돈드|무료|공짜)", s)
     ) and (is_question(text) or s.endswith(("나와", "들어", "드나", "임")))
+
+
+# A law text as a file, which the bot does not send.
+def asks_law_file(text: Optional[str]) -> bool:
+    s = squash(text).lower()
+    return bool(re.search(r"(법|조항|조문|법령)", s)) and bool(
+        re.search(r"(파일|pdf|문서|원문)", s)
+    )
+
+
+# What happens at the police: facing him, a woman officer, a parent there.
+def asks_police_interview(text: Optional[str]) -> bool:
+    s = squash(text)
+    at_police = re.search(
+        r"(경찰서|조사|진술|경찰관|수사관)[가-힣]{0,30}(얼굴봐|마주|만나야|봐야돼|봐야해|옆에있어도|같이있어도)",
+        s,
+    )
+    return bool(at_police or re.search(r"(남자경찰|여자경찰|여경|동성수사관|동성경찰)", s))
+
+
+# Whether it goes to court.
+def asks_trial(text: Optional[str]) -> bool:
+    return bool(re.search(r"(재판|법원|법정|판사|증인)", squash(text))) and is_question(text)
+
+
+# Going to confront him in person, said ("내일 학교에서 찾아가서 따질거임").
+def plans_to_confront(text: Optional[str]) -> bool:
+    s = squash(text)
+    going = re.search(r"(찾아가|따질|따지러|따져|가만안둬|가만안둘|때릴|패버릴)", s)
+    return bool(going) and not is_question(text)
+
+
+# "쌤한테 말할까 말까 고민됨": whether to tell an adult.
+def wonders_whether_to_tell(text: Optional[str]) -> bool:
+    s = squash(text)
+    return bool(
+        re.search(
+            r"(쌤|선생님|담임|엄마|아빠|부모님|어른)[가-힣]{0,3}(한테|께|에게)?[가-힣]{0,3}"
+            r"(말할까|말해야하나|말해도될까|말해야할까|얘기할까)",
+            s,
+        )
+    )
+
+
+# How to prove it is not her ("진짜 아니라는거 어떻게 증명함?").
+def asks_prove_fake(text: Optional[str]) -> bool:
+    s = squash(text)
+    return bool(re.search(r"(증명|가짜라는|합성이라는|아니라는)", s)) and is_question(text)
+
+
+# Where to refer another adult ("그 선생님께서 상담을 받고 싶어 하시면 어디로
+# 안내해 드리면 될까요?").
+def asks_where_to_refer(text: Optional[str]) -> bool:
+    s = squash(text)
+    return bool(
+        re.search(
+            r"(상담|도움|지원|치료)[가-힣]{0,14}(안내해드|안내하면|연결해드|알려드리면|소개해드|어디로)",
+            s,
+        )
+    )
+
+
+# Deleting a copy she holds: "휴지통까지 다 지워야 돼?", "구글포토 백업 지워야해?".
+def asks_delete_copy(text: Optional[str]) -> bool:
+    s = squash(text)
+    where = re.search(r"(휴지통|갤러리|앨범|구글포토|백업|클라우드|폰에서|다운받은)", s)
+    return bool(where) and bool(re.search(r"(지워|지우|삭제)", s))
+
+
+# Saved without meaning to ("자동저장", "백업돼있음").
+def saved_unawares(text: Optional[str]) -> bool:
+    return bool(
+        re.search(r"(자동저장|자동으로저장|백업돼|백업되|자동백업|저절로저장)", squash(text))
+    )
+
+
+# Deleting the chat with the one who threatens or shared ("걔랑 카톡 대화 다 지우고 싶어요").
+def deletes_chat_with_them(text: Optional[str]) -> bool:
+    s = squash(text)
+    chat = re.search(
+        r"(걔|그애|그사람|전남친|남친|가해자|그새끼|그놈)(랑|하고|와|과|이랑)[가-힣]{0,4}"
+        r"(카톡|대화|dm|디엠|채팅|톡|문자)",
+        s,
+    )
+    return bool(chat) and bool(re.search(r"(지우|지워|삭제|없애)", s))
+
+
+# Asking how to come back later ("나중에 하고 싶으면 어떻게 해요?").
+def asks_how_later(text: Optional[str]) -> bool:
+    s = squash(text)
+    return bool(re.search(r"(나중에|다음에|이따)", s)) and bool(
+        re.search(r"(어떻게|어케|뭐라고|하면돼)", s)
+    )
+
+
+# Who the counsellor is ("그 상담쌤 우리학교 쌤임?", "누가 연락해요?").
+def asks_who_counsellor(text: Optional[str]) -> bool:
+    s = squash(text)
+    return bool(
+        re.search(r"(우리학교|학교쌤|학교선생님|누구|어디선생님|어디쌤|어느기관|어디소속)", s)
+    )
+
+
+# What the friend (or the writer's child) should do: "걔는 어떻게 해야돼?",
+# "친구가 어떻게 해야 될까요".
+def asks_what_they_should_do(text: Optional[str]) -> bool:
+    s = squash(text)
+    return bool(
+        re.search(
+            r"(걔|친구|그애|그친구|동생)[가-힣]{0,4}(는|가|은|이)?[가-힣]{0,6}(어떻게해야|어케해야|뭘해야|뭐해야|어떡해야)",
+            s,
+        )
+    )
+
+
+# "전화로 하면 되는 건가요 몇 번이라고요": the number just given, asked again.
+def asks_number_again(text: Optional[str]) -> bool:
+    s = squash(text)
+    asked = is_question(text) or bool(re.search(r"(라고요|이라고요|였죠|였지|뭐였|였더라)$", s))
+    return asked and bool(_ASKS_NUMBER.search(s)) and not hotlines_asked(text)

@@ -57,6 +57,7 @@ QUESTIONS = {
     "action_offer_counsellor": "counsellor",
     "utter_offer_counsellor_again": "counsellor",
     "utter_counsellor_not_yet": "counsellor",
+    "utter_counsellor_who": "counsellor",
     "utter_offer_resume_report": "resume",
     "utter_offer_resume_quiz": "resume",
     "utter_report_kept": "resume",
@@ -137,7 +138,10 @@ CONTEXT_ONLY = (
     "utter_spare_offender", "utter_platform_report", "utter_open_now", "utter_parent_scolded",
     "utter_parent_dont_receive", "utter_parent_dont_receive_other", "utter_which_number",
     "utter_threat_no_reply", "utter_threat_worry", "utter_tell_child",
-    "utter_crisis_unsafe_other_again", "utter_call_cost",
+    "utter_crisis_unsafe_other_again", "utter_call_cost", "utter_delete_copy",
+    "utter_saved_unawares", "utter_law_text", "utter_police_interview", "utter_trial",
+    "utter_tell_adult", "utter_prove_fake", "utter_refer_adult", "utter_counsellor_later",
+    "utter_counsellor_who", "utter_friend_steps",
 )  # fmt: skip
 DANGER_REPLY = {
     "medical": "utter_crisis_medical",
@@ -286,6 +290,8 @@ def _stance(turn: Turn, role: Text) -> Optional[Text]:
         return None  # an answer to a question says nothing about who is speaking
     if role == "student" and reading.victim_cue(turn.text):
         return "victim"
+    if reading.saved_unawares(turn.text):
+        return "bystander"  # "자동저장돼서 구글포토에 백업돼있음": she did not choose it
     if reading.worry(turn.text) and not turn.danger:
         return None  # "합성당할까봐 걱정돼": nothing has happened
     if turn.slots.get("stance") == "bystander" and reading.asks_if_seeing_is_crime(turn.text):
@@ -538,6 +544,9 @@ def _answer_to_question(turn: Turn) -> Optional[Plan]:
             return Plan(["action_request_counsellor"] + _resume_offer(turn))
         if answer == reading.NO:
             return Plan(["utter_counsellor_declined"] + _resume_offer(turn))
+        if reading.is_question(turn.text) and reading.asks_who_counsellor(turn.text):
+            # "그 상담쌤 우리학교 쌤임?": who they are is theirs to say; the offer stands.
+            return Plan(["utter_counsellor_who"])
         if (
             reading.is_question(turn.text)
             and reading.asks_what_happens_next(turn.text)
@@ -674,9 +683,25 @@ def _specific(turn: Turn, intent: Text, role: Text, stance: Optional[Text]) -> O
     if len(reading.hotlines_named(turn.text)) >= 3 and reading.is_question(turn.text):
         # "1366 117 112 1388 다 뭐가 다른거야??": what each is for, side by side.
         return Plan(["utter_which_number"])
+    threat = "utter_threat" in turn.session or _threat_episode(turn)
+    if intent == "delete_my_data" and not turn.danger and stance != "involved":
+        if reading.deletes_chat_with_them(turn.text):
+            # "걔랑 카톡 대화 다 지우고 싶어요": the chat with him, not this one.
+            return Plan(["utter_threat_keep" if threat else "utter_capture_then_block"])
+        if reading.asks_delete_copy(turn.text) and not reading.about_this_chat(turn.text):
+            # "휴지통까지 다 지워야 돼?": a copy she holds, not her record here.
+            return Plan(["utter_delete_copy"])
+    if role in ("teacher", "parent") and reading.asks_where_to_refer(turn.text):
+        # "그 선생님께서 상담을 받고 싶어 하시면 어디로 안내해 드리면 될까요?"
+        return Plan(["utter_refer_adult"])
+    if reading.saved_unawares(turn.text) and not turn.danger:
+        # "단톡 자동저장 … 구글포토에 백업돼있음 나 처벌받음?": what to do now.
+        return Plan(["utter_saved_unawares"])
+    if intent == "bot_challenge" and reading.privacy_topic(turn.text) == "records":
+        # "너 내가 한말 다 기억함?": what is kept, not "I am a bot".
+        return Plan(["action_privacy"])
     if intent in OWN_REQUESTS or turn.danger or stance == "involved":
         return None
-    threat = "utter_threat" in turn.session or _threat_episode(turn)
     if threat and reading.pleads_with_threat(turn.text):
         # "please dont 이렇게 빌어볼까": no answer to him; keep, capture, 112.
         return Plan(["utter_threat_no_reply"])
@@ -695,6 +720,34 @@ def _specific(turn: Turn, intent: Text, role: Text, stance: Optional[Text]) -> O
     ):
         # "네 연결해주세요" a few turns after the offer: the page.
         return Plan(["action_request_counsellor"])
+    if reading.deletes_chat_with_them(turn.text):
+        return Plan(["utter_threat_keep" if threat else "utter_capture_then_block"])
+    if reading.asks_law_file(turn.text):
+        return Plan(["utter_law_text"])
+    if reading.asks_police_interview(turn.text):
+        # "경찰서 가면 걔 얼굴 봐야돼?", "여자 경찰관에게 조사받을 수 있나요?"
+        return Plan(["utter_police_interview"])
+    if reading.asks_trial(turn.text):
+        return Plan(["utter_trial"])
+    if role == "student" and reading.plans_to_confront(turn.text):
+        # "내일 학교에서 찾아가서 따질거임": not alone, through those who can help.
+        return Plan(["utter_dont_confront"])
+    if role == "student" and reading.wonders_whether_to_tell(turn.text):
+        # "쌤한테 말할까 말까 고민됨": yes, honestly what follows, 1388 first if she wants.
+        return Plan(["utter_tell_adult"])
+    if reading.asks_prove_fake(turn.text):
+        return Plan(["utter_prove_fake"])
+    if "action_offer_counsellor" in turn.session and reading.asks_how_later(turn.text):
+        # "나중에 하고 싶으면 어떻게 해요?" after saying no to the counsellor.
+        return Plan(["utter_counsellor_later"])
+    if role in ("parent", "teacher") and reading.asks_block_or_leave(turn.text):
+        # "SNS 계정을 전부 탈퇴시키려고 하는데": capture first.
+        return Plan(["utter_capture_then_block"])
+    if (
+        stance == "bystander" or reading.bystander_cue(turn.text)
+    ) and reading.asks_what_they_should_do(turn.text):
+        # "걔는 어떻게 해야돼?", "친구가 어떻게 해야 될까요": the friend's steps.
+        return Plan(["utter_friend_steps"])
     if reading.says_deleted_by_them(turn.text):
         # "걔가 미안하다고 자기 폰에서 다 지웠대": copies may be elsewhere.
         return Plan(["utter_deleted_not_gone"])
@@ -707,6 +760,9 @@ def _specific(turn: Turn, intent: Text, role: Text, stance: Optional[Text]) -> O
     if reading.platform_report_enough(turn.text):
         # "커뮤 운영자한테 신고만 하면 되는거 아님?": capture first, and 1366 too.
         return Plan(["utter_platform_report"])
+    if reading.asks_number_again(turn.text):
+        # "몇 번이라고요": the numbers of the last reply, one by one (action_hotline).
+        return Plan(["action_hotline"])
     if reading.asks_cost(turn.text):
         # "전화비 나와? 요금제 얼마 안남음": what is known to be free, and a way to write.
         return Plan(["utter_call_cost"])

@@ -646,3 +646,50 @@ def test_a_teachers_quote_of_a_students_wish_is_the_students_crisis():
         '담임입니다. 학생이 "죽고 싶어요"라고 문자를 보냈어요', "crisis", danger="self_harm"
     )
     assert plan(quoted)[0] == "utter_crisis_other"
+
+
+def test_a_copy_she_holds_or_the_chat_with_him_is_not_her_record_here():
+    copy = user("갤러리 휴지통에 남은 것도 지워야 됨?", "delete_my_data", 0.8)
+    assert plan(copy) == ["utter_delete_copy"]
+    chat = user("전남친이랑 디엠 한 거 다 삭제하고 싶어", "delete_my_data", 0.8)
+    assert plan(chat) == ["utter_capture_then_block"]
+    mine = user("여기 내 기록 지워줘", "delete_my_data", 0.9)
+    assert plan(mine) == ["utter_delete_confirm"]
+
+
+def test_saved_without_meaning_to_is_a_bystander_told_what_to_do_now():
+    saved = user(
+        "카톡 자동저장 때문에 그 사진이 갤러리에 있음 나 어떡함", "disclose_involvement", 0.9
+    )
+    assert plan(saved) == ["utter_saved_unawares"]
+    events = context.role_events(context.turn_of(tracker(saved)))
+    assert SlotSet("stance", "bystander") in events
+
+
+@pytest.mark.parametrize(
+    "text, reply",
+    [
+        ("경찰 조사할 때 여경한테 말할 수 있어?", "utter_police_interview"),
+        ("그럼 재판도 해야 돼?", "utter_trial"),
+        ("법 조문 pdf로 줄 수 있음?", "utter_law_text"),
+        ("진짜 내 몸 아니라는 거 어케 증명해?", "utter_prove_fake"),
+        ("엄마한테 말할까 고민중", "utter_tell_adult"),
+    ],
+)
+def test_more_single_points(text, reply):
+    victim = [SlotSet("stance", "victim")]
+    assert plan(*victim, user(text, "nlu_fallback", 0.4)) == [reply]
+
+
+def test_a_friends_steps_when_asked_what_the_friend_should_do():
+    friend = [SlotSet("stance", "bystander")]
+    asks = user("그럼 친구는 뭘 해야 돼?", "ask_bystander_help")
+    assert plan(*friend, bot("action_lesson"), asks) == ["utter_friend_steps"]
+
+
+def test_the_number_asked_again_and_a_grandmother_is_a_parent():
+    again = user("아까 번호 몇번이라고요", "nlu_fallback", 0.4)
+    assert plan(bot("action_lesson"), again) == ["action_hotline"]
+    said = user("손녀 키우는 할머니입니다 담임 선생님이 연락했어요", "ask_bystander_help")
+    events = context.role_events(context.turn_of(tracker(said)))
+    assert SlotSet("user_role", "parent") in events
