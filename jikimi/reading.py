@@ -1451,7 +1451,8 @@ def blames_self_now(text: Optional[str]) -> bool:
 # The writer's own next step, told, not asked: "네 부모님한테 말하고 112 해볼게요",
 # "일단 교육청에 연락해 보겠습니다". Someone else to go to, and a promise to go.
 _OWN_PLAN = re.compile(
-    r"(112|117|1366|1388|109|경찰|부모님|엄마|아빠|선생님|담임|쌤|교육청|교육지원청|학교|센터)"
+    # (Not "학교 가볼게": going to school is no step about this.)
+    r"(112|117|1366|1388|109|경찰|부모님|엄마|아빠|선생님|담임|쌤|교육청|교육지원청|센터)"
     r"[가-힣0-9]{0,12}(해볼게|할게|해볼께|할께|해보겠|하겠습|해볼래|걸어볼|전화해볼|연락해볼|말해볼|"
     r"얘기해볼|이야기해볼|말할게|말할께|연락할게|가볼게|가보겠)"
 )
