@@ -1690,8 +1690,12 @@ def asks_trial(text: Optional[str]) -> bool:
 # Going to confront him in person, said ("내일 학교에서 찾아가서 따질거임").
 def plans_to_confront(text: Optional[str]) -> bool:
     s = squash(text)
-    going = re.search(r"(찾아가|따질|따지러|따져|가만안둬|가만안둘|때릴|패버릴)", s)
-    return bool(going) and not is_question(text)
+    fights = re.search(r"(따질|따지러|따져|가만안둬|가만안둘|때릴|패버릴)", s)
+    # "찾아가" only towards him ("경찰서 찾아가서 신고할게" is a plan, not a fight).
+    goes_to_him = re.search(
+        r"(걔|그애|가해자|그새끼|그놈|걔네|그사람|걔집|걔네집)[가-힣]{0,6}찾아가", s
+    )
+    return bool(fights or goes_to_him) and not is_question(text)
 
 
 # "쌤한테 말할까 말까 고민됨": whether to tell an adult.

@@ -416,3 +416,15 @@ def test_says_deleted_by_them(text, expected):
 )
 def test_asks_cost(text, expected):
     assert reading.asks_cost(text) is expected
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("내일 학교에서 찾아가서 따질거임", True),
+        ("걔네 집 찾아가서 말할거야", True),
+        ("경찰서 찾아가서 신고할게", False),
+    ],
+)
+def test_plans_to_confront(text, expected):
+    assert reading.plans_to_confront(text) is expected
