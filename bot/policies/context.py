@@ -684,11 +684,15 @@ def _specific(turn: Turn, intent: Text, role: Text, stance: Optional[Text]) -> O
         # "1366 117 112 1388 다 뭐가 다른거야??": what each is for, side by side.
         return Plan(["utter_which_number"])
     threat = "utter_threat" in turn.session or _threat_episode(turn)
-    if intent == "delete_my_data" and not turn.danger and stance != "involved":
+    if not turn.danger and stance != "involved":
         if reading.deletes_chat_with_them(turn.text):
             # "걔랑 카톡 대화 다 지우고 싶어요": the chat with him, not this one.
             return Plan(["utter_threat_keep" if threat else "utter_capture_then_block"])
-        if reading.asks_delete_copy(turn.text) and not reading.about_this_chat(turn.text):
+        if (
+            intent == "delete_my_data"
+            and reading.asks_delete_copy(turn.text)
+            and not reading.about_this_chat(turn.text)
+        ):
             # "휴지통까지 다 지워야 돼?": a copy she holds, not her record here.
             return Plan(["utter_delete_copy"])
     if role in ("teacher", "parent") and reading.asks_where_to_refer(turn.text):
@@ -713,15 +717,9 @@ def _specific(turn: Turn, intent: Text, role: Text, stance: Optional[Text]) -> O
     ):
         # "팔로워 다 우리학교 애들인데 다 보면 어떡해": not her fault, not alone.
         return Plan(["utter_threat_worry"])
-    if (
-        "action_offer_counsellor" in turn.session
-        and reading.asks_to_connect(turn.text)
-        and reading.yes_no(turn.text, verbs=("연결",)) != reading.NO
-    ):
+    if _connects_again(turn):
         # "네 연결해주세요" a few turns after the offer: the page.
         return Plan(["action_request_counsellor"])
-    if reading.deletes_chat_with_them(turn.text):
-        return Plan(["utter_threat_keep" if threat else "utter_capture_then_block"])
     if reading.asks_law_file(turn.text):
         return Plan(["utter_law_text"])
     if reading.asks_police_interview(turn.text):
@@ -853,9 +851,19 @@ def _counsellor(turn: Turn) -> Plan:
     """A request for a counsellor: the offer, which says what connecting means
     and asks; asked again in so many words after the offer ("다시 연결해
     주세요"), the page itself (what it means was already said)."""
-    if "action_offer_counsellor" in turn.session and reading.asks_to_connect(turn.text):
+    if _connects_again(turn):
         return Plan(["action_request_counsellor"])
     return Plan(["action_offer_counsellor"])
+
+
+def _connects_again(turn: Turn) -> bool:
+    """After the offer was read, a person asked for in so many words, and not
+    refused ("연결은 안 해도 돼요")."""
+    return (
+        "action_offer_counsellor" in turn.session
+        and reading.asks_to_connect(turn.text)
+        and reading.yes_no(turn.text, verbs=("연결",)) != reading.NO
+    )
 
 
 def _route(turn: Turn) -> Optional[Plan]:
