@@ -88,7 +88,13 @@ def _verb_readings(s: str, verbs: Tuple[str, ...]) -> Tuple[bool, bool]:
     """(affirmed, negated) for the asked verb stems ("지우" for 지워 줘 / 지우지 마)."""
     affirmed = negated = False
     for verb in verbs:
-        if re.search(rf"(안|못){verb}|{verb}(지마|지말|지않|면안|기싫|지도마|긴싫|지는마)", s):
+        # Nouns take 하다 and particles before the "no": 삭제하지 마, 연결은 안 해도 돼,
+        # 저장 말고 (the stem right before 지마 alone read "삭제하지 마" as a yes).
+        if re.search(
+            rf"(안|못){verb}|{verb}(하|해|은|는|을|를|도)?"
+            rf"(지마|지말|지않|면안|기싫|지도마|긴싫|지는마|안|못|말고)",
+            s,
+        ):
             negated = True
         elif verb in s:
             affirmed = True

@@ -693,3 +693,15 @@ def test_the_number_asked_again_and_a_grandmother_is_a_parent():
     said = user("손녀 키우는 할머니입니다 담임 선생님이 연락했어요", "ask_bystander_help")
     events = context.role_events(context.turn_of(tracker(said)))
     assert SlotSet("user_role", "parent") in events
+
+
+def test_a_refusal_never_erases_or_pages():
+    confirm = bot("utter_delete_confirm")
+    assert "action_delete_my_data" not in plan(confirm, user("삭제하지 마세요", "delete_my_data"))
+    offer = bot("action_offer_counsellor")
+    assert "action_request_counsellor" not in plan(
+        offer, user("연결하지 마세요", "request_counsellor")
+    )
+    later = [offer, user("부모님도 알아요?", "ask_privacy"), bot("action_privacy")]
+    refuse = user("상담 연결은 안 해도 돼요", "request_counsellor")
+    assert plan(later, refuse) == ["action_offer_counsellor"]

@@ -428,3 +428,21 @@ def test_asks_cost(text, expected):
 )
 def test_plans_to_confront(text, expected):
     assert reading.plans_to_confront(text) is expected
+
+
+@pytest.mark.parametrize(
+    "text, verbs, expected",
+    [
+        # A noun verb takes 하다 or a particle before the "no": never a yes.
+        ("삭제하지 마세요", ("지우", "지워", "삭제"), reading.NO),
+        ("삭제는 안 할래요", ("지우", "지워", "삭제"), reading.NO),
+        ("연결은 안 해도 돼요", ("연결",), reading.NO),
+        ("연결하지 마세요", ("연결",), reading.NO),
+        ("연결 말고 그냥 얘기할래", ("연결",), reading.NO),
+        ("저장하지 마", ("저장",), reading.NO),
+        ("네 삭제해 주세요", ("지우", "지워", "삭제"), reading.YES),
+        ("네 연결해주세요", ("연결",), reading.YES),
+    ],
+)
+def test_a_refusal_with_a_noun_verb_is_a_no(text, verbs, expected):
+    assert reading.yes_no(text, verbs=verbs) == expected
