@@ -129,7 +129,13 @@ def test_two_dispatchers_send_500_sms_exactly_once(postgres_url, tmp_path):
     assert set(senders) == {SERVICE_NUMBER, SECOND_NUMBER}, senders  # both took part
 
     with session_scope(settings) as session:
-        rows = session.execute(select(OutboxMessage.provider_id, OutboxMessage.attempts)).all()
+        rows = session.execute(
+            select(OutboxMessage.id, OutboxMessage.provider_id, OutboxMessage.attempts)
+        ).all()
     dispose_engines()
     assert sorted(r.provider_id for r in rows) == sorted(m.sid for m in sent)
-    assert all(r.attempts == 1 for r in rows)
+    retried = [r for r in rows if r.attempts != 1]
+    logs = "".join(
+        (tmp_path / f"{name}.log").read_text() for name in ("dispatcher_a", "dispatcher_b")
+    )
+    assert not retried, f"{len(retried)} SMS took more than one attempt:\n{logs[-4000:]}"

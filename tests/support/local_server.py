@@ -9,6 +9,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Optional
 
 
+class _Server(ThreadingHTTPServer):
+    # The standard library listens with a backlog of 5, and two dispatchers keep
+    # twenty sends in flight (tests/scale/test_two_dispatchers.py). A refused SYN
+    # is retried by the kernel a second or more later, and under load that may
+    # outlast the client's timeout, so a message is retried (suspected, not
+    # reproduced, cause of one SMS seen with two attempts). Twilio accepts more.
+    request_queue_size = 128
+
+
 class LocalHttpServer:
     _server: Optional[ThreadingHTTPServer] = None
 
@@ -30,7 +39,7 @@ class LocalHttpServer:
             def do_GET(self) -> None:
                 fake._handle(self, "GET")
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _Server(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
