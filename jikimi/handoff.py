@@ -576,7 +576,8 @@ def handle_counsellor_sms(settings: Settings, phone: str, text: str) -> Optional
     """Acts on an SMS from `phone`; None when it is not a registered counsellor's.
 
     `수락 CODE` accepts, `거절 CODE` declines (escalating at once), `종료 CODE`
-    ends; `CODE message` relays to that handoff's student, and plain text is
+    ends; `CODE message` relays to that handoff's student (accepting it first
+    when it was still only offered to this counsellor), and plain text is
     relayed when the counsellor has exactly one accepted handoff. A code that
     is not this counsellor's is refused; anything unclear gets the commands
     back by SMS. Words after `수락 CODE` are relayed once accepted; after
@@ -617,6 +618,11 @@ def _counsellor_command(
             return _decline(session, handoff, reply, now)
         if command.kind == counsellor_commands.CLOSE:
             return _close(session, handoff, reply, now)
+        if handoff.state == "notified":
+            # `CODE message` to a request offered to this counsellor: writing to
+            # the student takes the case, as `수락 CODE message` would; refused,
+            # the words were lost and the student waited for the timer.
+            return _accept(session, handoff, reply, now, command.text)
         return _relay(handoff, reply, command.text)
     accepted = list(
         session.execute(

@@ -294,10 +294,21 @@ def test_several_handoffs_need_the_code_in_front(db, settings, roster):
     ]
 
 
-def test_relay_before_accepting_is_refused(db, settings, roster):
+def test_writing_to_the_student_before_accepting_accepts(db, settings, roster):
+    # The counsellor answered with the code instead of `수락 CODE`: she has taken
+    # the case, and her words reach the student (they used to be refused).
     code = ask(settings).code
-    assert sms_from(settings, KIM, f"{code} 안녕") == []
-    assert "아직 수락하지 않은" in bodies(db, KIM)[-1]
+    assert sms_from(settings, KIM, f"{code} 안녕하세요, 상담 선생님이에요") == [
+        Notice(STUDENT, ACCEPTED, {}, code),
+        Notice(
+            STUDENT, COUNSELLOR_MESSAGE, {"counsellor_text": "안녕하세요, 상담 선생님이에요"}, code
+        ),
+    ]
+    assert "수락했어요" in bodies(db, KIM)[-1]
+    assert handoff.active_handoff_state(settings, STUDENT) == "accepted"
+    # Still only hers: another counsellor's message with the code takes nothing.
+    assert sms_from(settings, LEE, f"{code} 제가 할게요") == []
+    assert "선생님께 온 요청이 아니에요" in bodies(db, LEE)[-1]
 
 
 # --- the student's side ----------------------------------------------------------
