@@ -20,7 +20,7 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import previous_bot_texts, send, this_turn
+from actions.common import channel_of, previous_bot_texts, send, this_turn
 from actions.report import QUESTION_INTENTS, answer_question
 from actions.sources import asked_for_sources, source_ids
 from jikimi import content, quiz_answers, reading
@@ -41,6 +41,19 @@ HELP_INTENTS = {
     "delete_my_data": "utter_delete_confirm",
 }
 HELP_CONFIDENCE = 0.6
+# "이제 안 할래요 대신 증거 남기는 법 알려 주세요": stopped, and what was asked
+# is answered at once (as bot/rules/ answers it outside the quiz).
+ASKED_WHEN_STOPPING = {
+    "ask_evidence": "action_evidence_help",
+    "ask_takedown": "action_takedown_help",
+    "ask_privacy": "action_privacy",
+    "ask_law": "action_lesson",
+    "ask_harm": "action_lesson",
+    "ask_what_is_deepfake": "action_lesson",
+    "ask_spot_fake": "action_lesson",
+    "ask_prevention": "action_lesson",
+}
+STOPPED_THEN = "stopped_then:"
 
 # "몰라", "모르겠어요", "패스", "다음 문제": no answer, but no reason to stop;
 # the answer and why, kindly, then the next question.
@@ -150,6 +163,19 @@ class ValidateQuizForm(FormValidationAction):
             send(dispatcher, content.source_notes(source_ids(tracker)))
             return {"quiz_answer": None}
         text = value if isinstance(value, str) else ""
+        ids = tracker.get_slot("quiz_ids") or []
+        index = int(tracker.get_slot("quiz_index") or 0)
+        if index > 0 and reading.asks_why(text):
+            # "왜 그게 답이에요?": why the last answer was right, then this
+            # question again.
+            answered = _questions_by_id().get(ids[index - 1])
+            if answered is not None:
+                why = content.message("quiz_why", explanation=answered.explanation).text
+                send(
+                    dispatcher,
+                    [content.Reply(why, content.quiz_feedback(answered, None)[-1].buttons)],
+                )
+                return {"quiz_answer": None, "form_aside": "question"}
         given = quiz_answers.parse_answer(question, text)
         dont_know = (
             given is None
@@ -163,7 +189,9 @@ class ValidateQuizForm(FormValidationAction):
             ):
                 # "이거 점수 선생님한테 가?", "보기만 해도 처벌됨?": answered, then
                 # the same question again.
-                answer_question(dispatcher, tracker, intent.get("name"), text)
+                answer_question(
+                    dispatcher, tracker, intent.get("name"), text, later="quiz_question_later"
+                )
                 return {"quiz_answer": None, "form_aside": "question"}
             if reading.victim_cue(text):
                 # "사실 내 사진도 합성됐어": a victim speaking up, whatever the label.
@@ -174,15 +202,24 @@ class ValidateQuizForm(FormValidationAction):
             ):
                 return {"quiz_answer": intent["name"]}
             if _STOP.search(text) or intent.get("name") == "goodbye":
+                asked = ASKED_WHEN_STOPPING.get(intent.get("name"))
+                if asked and (intent.get("confidence") or 0) >= HELP_CONFIDENCE:
+                    return {"quiz_answer": STOPPED_THEN + asked}
                 return {"quiz_answer": STOPPED}
             send(dispatcher, content.messages("quiz_unclear"))
             return {"quiz_answer": None}
 
         correct = given == question.answer
-        send(dispatcher, content.quiz_feedback(question, given))
-        index = int(tracker.get_slot("quiz_index") or 0) + 1
+        index += 1
+        finished = index >= len(ids)
+        feedback = content.quiz_feedback(question, given)
+        if not finished and channel_of(tracker) == "jikimi_sms":
+            # By SMS one turn's buttons are numbered together: "1. 근거 보기" here
+            # would make the next question's ① read as "2" (typed, "근거 보기"
+            # still works).
+            feedback = [content.Reply(r.text, (), r.facts) for r in feedback]
+        send(dispatcher, feedback)
         score = int(tracker.get_slot("quiz_score") or 0) + int(correct)
-        finished = index >= len(tracker.get_slot("quiz_ids") or [])
         return {
             "quiz_index": index,
             "quiz_score": score,
@@ -216,6 +253,9 @@ class ActionQuizEnd(Action):
             followup = [FollowupAction(HELP_INTENTS[ending])]
         elif ending == STOPPED:
             send(dispatcher, content.messages("quiz_stopped"))
+        elif isinstance(ending, str) and ending.startswith(STOPPED_THEN):
+            send(dispatcher, content.messages("quiz_stopped_then"))
+            followup = [FollowupAction(ending[len(STOPPED_THEN) :])]
         else:
             send(dispatcher, content.messages("quiz_score", score=score, total=total))
             answered = total

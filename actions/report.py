@@ -203,14 +203,25 @@ class ValidateReportForm(FormValidationAction):
         """A short, clear answer to a question not asked yet ("그저께" when asked
         the age, as students go on telling): kept for that question, and this
         one asked again. The summary shows every answer to confirm."""
+        named = _platforms_named(tracker)
+        corrects = reading.corrects(text)
+        if corrects:
+            # "아 인스타 말고 텔레였음": the platform named after the correction.
+            after = reading.corrected_to(text)
+            choice = reading.report_choice("report_platform", after) if after else None
+            if choice not in (None, SKIP, "other"):
+                named.append(choice)
+        details = reading.report_details(text, named[-1] if named else None)
         found = {
             other: value
-            for other, value in reading.report_details(text, _platform_entity(tracker)).items()
-            if other != slot and tracker.get_slot(other) is None
+            for other, value in details.items()
+            if other != slot
+            and (tracker.get_slot(other) is None or (corrects and tracker.get_slot(other) != value))
         }
         if not found:
             return None
-        send(dispatcher, content.messages("report_noted"))
+        fixed = [other for other in found if tracker.get_slot(other) is not None]
+        send(dispatcher, content.messages("report_corrected" if fixed else "report_noted"))
         return {**found, slot: None, "form_aside": "noted"}
 
     def _free_text(
@@ -329,7 +340,11 @@ class ValidateReportForm(FormValidationAction):
 
 
 def answer_question(
-    dispatcher: CollectingDispatcher, tracker: Tracker, intent: Optional[Text], text: Text
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    intent: Optional[Text],
+    text: Text,
+    later: Text = "report_question_later",
 ) -> None:
     """Answers a question typed in the middle of a form, briefly: privacy at once
     (it decides whether the student goes on), a lesson's first turn, or later."""
@@ -341,7 +356,7 @@ def answer_question(
         first = content.lesson(intent, role, 0)[0]
         send(dispatcher, [content.Reply(first.text)])
     else:
-        send(dispatcher, content.messages("report_question_later"))
+        send(dispatcher, content.messages(later))
 
 
 def _platforms_named(tracker: Tracker) -> List[Text]:

@@ -175,7 +175,9 @@ def yes_no(
 _ASKING_END = re.compile(
     r"(까|까요|나요|니|냐|냐고|는거지|는거죠|는거야|는건가|는건가요|은거지|인거지|거지|거죠|되나|되나요|"
     r"인가|인가요|을까|을까요|할까|할까요|ㄹ까|될까|될까요|가요|는지|은지|인지|래요|대요|냐구|나여|남|"
-    r"맞아요|맞죠|맞지|맞나|맞나요|돼요|되요)$"
+    r"맞아요|맞죠|맞지|맞나|맞나요|돼요|되요|"
+    # Adults ask in statements: "…되는지 궁금합니다", "…될지 여쭙습니다".
+    r"궁금합니다|궁금해요|여쭙습니다|여쭤봅니다|여쭙니다|알고싶습니다|알고싶어요)$"
 )
 _QUESTION_END = re.compile(
     r"(지|죠|거야|거예요|거에요|돼|래|어요|뭐야|뭐예요|뭐에요|뭔데|뭐임|어떡해|어떻게|어케|어캄|어떡함|"
@@ -184,6 +186,18 @@ _QUESTION_END = re.compile(
 _QUESTION_WORD = re.compile(
     r"(뭐|무엇|무슨|어떻게|어떡|어케|왜|언제|어디|누가|누구|얼마나|몇|혹시|있나|되나|가능)"
 )
+
+
+# "왜 그게 답이에요?", "왜요??", "이유가 뭐야": why the last answer was right.
+_WHY = re.compile(
+    r"^(근데|아니|헐|엥|ㅇㅔ|잉)?(왜|왜요|왜죠|왜임|왜지|이유|어째서|어떻게그게|그게왜|그게어떻게|그게답|답이왜)"
+)
+
+
+def asks_why(text: Optional[str]) -> bool:
+    """A short "why?" about what was just said ("왜 그게 답이에요?", "그게 왜 X임")."""
+    s = squash(text)
+    return 0 < len(s) <= 16 and bool(_WHY.search(s))
 
 
 def is_question(text: Optional[str]) -> bool:
@@ -346,13 +360,13 @@ _QUOTED_WISH = re.compile(
 # 선생님" (a counsellor the student wants) does not make the writer a teacher.
 _TEACHER = re.compile(
     r"(교사|교원|담임|교감|교장|보건\s*선생님|선생님\s*(인데|이에요|입니다|이고|이라서)"
-    r"|학교에서\s*근무|(저|제가)\s*선생님|저희\s*반\s*(학생|아이|애)|우리\s*반\s*학생|제자)"
+    r"|학교에서\s*근무|(저|제가)\s*선생님|저희\s*반\s*(남|여)?(학생|아이|애)|우리\s*반\s*(남|여)?학생|제자)"
 )
 _PARENT = re.compile(
     r"(학부모|보호자(인데|입니다|예요|이에요)"
     r"|(저희|우리|제)\s*(아이|애|딸|아들|자녀|큰애|작은애|딸아이|아들놈)"
     r"|(엄마|아빠|어머니|아버지)\s*(인데|입니다|예요|이에요|이고|에요)"
-    r"|(딸|아들)(이|아이가|애가)\s"
+    r"|(딸|아들)(이|아이가|애가)\s|딸아이|아들아이|딸내미|딸래미|아들내미|아들래미"
     r"|(부모|엄마|아빠|어머니|아버지)\s*(로서|입장에서|된\s*입장)"
     r"|(할머니|할아버지|이모|고모|삼촌)\s*(인데|입니다|예요|이에요|에요)|(손녀|손자)(가|이|를|는)?\s)"
 )
@@ -407,7 +421,8 @@ _VICTIM = (
 # The writer made, shared, bought or watched: "내가 합성했", "나도 그 방에 있었".
 _INVOLVED = (
     r"(내가|제가|나도|저도|우리가|친구랑내가)[가-힣]{0,12}(합성했|합성한|만들었|만든|만듦|퍼뜨|유포|공유했|"
-    r"공유한|올렸|올린|보냈|보낸|돌렸|돌린|샀|산거|구매|저장했|저장한|다운|봤|봄|본거|들어가있|있었|초대)",
+    r"공유한|올렸|올린|보냈|보낸|보내줬|보내준|보내줌|넘겨줬|넘겼|전달했|전달한|퍼날|돌렸|돌린|샀|산거|구매|"
+    r"저장했|저장한|다운|봤|봄|본거|들어가있|있었|초대)",
     r"(나도|저도)[가-힣]{0,6}(그방|텔방|능욕방|단톡|방에)",
 )
 # No subject, the writer's own past act: "합성한거 만들어서 디코에 올린적 있음".
@@ -455,9 +470,19 @@ def child_pictured(text: Optional[str]) -> bool:
     return bool(_CHILD_PICTURED.search(squash(text)))
 
 
+# An adult retelling what a student or child told them: "여학생이 찾아와서, 다른 반
+# 남학생이 자기 얼굴로 합성 사진을 만들어 올렸다고": the one who told is pictured.
+_TOLD_OF_OWN_PICTURE = re.compile(r"(자기|본인|자신)(의)?(얼굴|사진|셀카|프사|몸)")
+
+
+def told_of_own_picture(text: Optional[str]) -> bool:
+    return bool(_TOLD_OF_OWN_PICTURE.search(squash(text)))
+
+
 # What a teacher or parent asks about helping: "어떻게 말을 꺼내야", "하지 말아야 할 것".
 _HELP_CHILD = re.compile(
-    r"(말을꺼|어떻게말|뭐라고말|뭐라고해|하지말아야|하면안되|주의할|조심할|조심해야|주의해야|먼저해야|가장먼저|"
+    r"(말을꺼|어떻게말|뭐라고말|뭐라고해|어떻게이야기|어떻게얘기|뭐라고이야기|뭐라고얘기|어떻게대해|"
+    r"하지말아야|하면안되|주의할|조심할|조심해야|주의해야|먼저해야|가장먼저|"
     r"무엇부터|뭐부터|"
     r"못하게막|막는게|빼앗|뺏어)"
 )
@@ -473,8 +498,17 @@ _MUST_REPORT = re.compile(
 )
 
 
+# "신고를 미루고 기다려도 될까요?", "월요일에 보고드려도 될지": putting the report off.
+_DELAY_REPORT = re.compile(
+    r"((신고|보고)[가-힣]{0,10}(미루|미뤄|늦춰|늦추|기다려|기다리|나중에|월요일|다음주)"
+    r"|(미루고|미뤄도|미뤘다가|미루다가|늦춰도|기다렸다가|기다려도|월요일에|다음주에|하고나서|한뒤에|한다음에|개학하고)"
+    r"[가-힣]{0,10}(신고|보고))"
+)
+
+
 def asks_must_report(text: Optional[str]) -> bool:
-    return bool(_MUST_REPORT.search(squash(text)))
+    s = squash(text)
+    return bool(_MUST_REPORT.search(s)) or (bool(_DELAY_REPORT.search(s)) and is_question(text))
 
 
 def victim_cue(text: Optional[str]) -> bool:
@@ -485,9 +519,9 @@ def victim_cue(text: Optional[str]) -> bool:
 
 # A parent's child or a teacher's student as the one who made or shared.
 _CHILD_INVOLVED = re.compile(
-    r"(아들|딸|아이|애|우리애|학생|학생들|제자|반애들)(?:[가-힣]{0,2}명)?(이|가|들이)([가-힣]{0,24}?)"
+    r"(아들|딸|아이|애|우리애|학생|학생들|제자|반애들)(?:[가-힣]{0,2}명)?(이|가|들이)([가-힣]{0,34}?)"
     r"(합성했|합성한|합성해|만들었|만든|만들어|퍼뜨|유포|공유했|올렸|보냈|돌렸|돌려|샀|저장했|봤|"
-    r"전달했|전달한)"
+    r"전달했|전달한|보내줬|보내준|넘겼|넘겨줬|퍼뜨렸)"
 )
 
 
@@ -509,6 +543,11 @@ def involved_cue(text: Optional[str], adult: bool = False) -> bool:
         and not re.search(
             r"(딸|아들|아이|우리애)[가-힣]{0,10}(사진|얼굴|영상|셀카|프사)", child.group(3)
         )
+        # "남학생이 자기 얼굴로 … 만들어 올렸다고": the student who told is pictured.
+        and not _TOLD_OF_OWN_PICTURE.search(child.group(3))
+        # "아들이 협박을 받고 있다고 합니다. 돈을 보내지 않으면 퍼뜨리겠다고": the
+        # threat's words, in another sentence.
+        and not re.search(r"(협박|[.?!]|않으면)", child.group(3))
     )
     if re.search(r"(탓이|탓인|탓임|탓아)", s):
         return False  # "내가 사진 올린 탓이야?": her own photo, a question of fault
@@ -721,6 +760,22 @@ REPORT_DETAIL_MAX_CHARS = 40
 _SEEN = re.compile(r"(봤|알았|알게|들었|올라|올렸|돌|퍼|받았|왔|보냈)")
 
 
+# "아 인스타 말고 텔레였음", "페북 아니고 인스타요", "아 잘못 말함 텔레임": a correction.
+_CORRECTS = re.compile(
+    r"(말고|아니고|아니라|아니구|잘못말|잘못썼|잘못눌|틀렸|정정|수정|바꿀게|바꿔줘)"
+)
+
+
+def corrects(text: Optional[str]) -> bool:
+    return bool(_CORRECTS.search(squash(text)))
+
+
+def corrected_to(text: Optional[str]) -> str:
+    """What follows the last correction word ("인스타 말고 텔레였음" -> "텔레였음")."""
+    parts = re.split(r"(?:말고|아니고|아니라|아니구)", text or "")
+    return parts[-1].strip() if len(parts) > 1 else ""
+
+
 def report_details(text: Optional[str], platform: Optional[str] = None) -> dict:
     """The report form's answers a victim gives unasked, right after being
     offered help ("인스타 dm으로 돌았대요", "그저께", "같은 반 남자애들", "중2요"):
@@ -864,6 +919,28 @@ _WHAT_NOW = re.compile(
     r"(어떡해|어떡하|어떻게해야|어케해야|어케해|어캄|어떻게하면|이제뭐|뭘해야|뭐해야|뭐부터|뭐하면|"
     r"할수있는게|해야할일|다음엔뭐|이다음)"
 )
+
+
+# An adult's "what must I do now" at any length ("부모로서 지금 무엇을 해야 합니까?").
+def adult_asks_what_now(text: Optional[str]) -> bool:
+    s = squash(text)
+    return is_question(text) and bool(
+        _WHAT_NOW.search(s) or re.search(r"(무엇을해야|무엇부터|무얼해야|어떻게대처|어떻게해야)", s)
+    )
+
+
+# Others blame her for it: "친구들이 니가 인스타에 사진 올려서 그런거래".
+def blamed_by_others(text: Optional[str]) -> bool:
+    s = squash(text)
+    return bool(
+        re.search(
+            r"(니가|너가|네가|니탓|너탓|네탓|니잘못|너잘못)[가-힣]{0,16}(래|대|랬|댔|라고|라는)", s
+        )
+        or re.search(
+            r"(나보고|날보고|저보고|내탓|제탓|내잘못|제잘못)[가-힣]{0,10}(이래|이라고|래|대|라고|하더라)",
+            s,
+        )
+    )
 
 
 def asks_what_now(text: Optional[str]) -> bool:
@@ -1013,7 +1090,8 @@ def wants_to_confront(text: Optional[str]) -> bool:
 
 
 _NO_CALL = re.compile(
-    r"(전화말고|전화안하고|전화는무서|전화하기무서|전화하는거무서|전화무서|통화말고|문자로도|전화못)"
+    r"(전화말고|전화안하고|전화는무서|전화하기무서|전화하는거무서|전화무서|통화말고|문자로도|전화못|"
+    r"전화는못|전화는안|전화는어려|전화는힘들|전화하면들|통화는못|통화는무서)"
 )
 
 
@@ -1578,14 +1656,34 @@ _RECOGNISED_SELF = re.compile(
 )
 
 
+# A teacher who would question the one who did it alone first ("가해 학생을 먼저
+# 따로 불러서 이야기를 들어 봐도 될까요?").
+def questions_offender_alone(text: Optional[str]) -> bool:
+    s = squash(text)
+    return (
+        is_question(text)
+        and bool(re.search(r"(가해학생|가해자|그남학생|그학생|그아이|만든학생|올린학생)", s))
+        and bool(
+            re.search(r"(불러|면담|물어봐|물어보|이야기를들|얘기를들|추궁|확인해봐|조사해)", s)
+        )
+    )
+
+
 # A parent (or teacher) offered the file to see it: "보내 주겠다고 합니다 …
 # 받아도 될까요?".
 def offered_the_file(text: Optional[str]) -> bool:
     s = squash(text)
     offered = re.search(
-        r"(보내주겠|보내준다|보내준대|보내주려|받아서|받아도|받아야|전달해도|전달해야)", s
+        r"(보내주겠|보내준다|보내준대|보내주려|받아서|받아도|받아야|전달해도|전달해야|보내달라고해도|"
+        r"보내달라해도|보내달라고할|보내달라고해야)",
+        s,
     )
-    return bool(offered) and is_question(text)
+    # "사실 확인을 위해 제가 그 사진을 직접 봐야 하는지": to see it themself.
+    see = re.search(
+        r"(사진|영상|파일|합성물|그거)[가-힣]{0,6}(직접봐|직접확인|봐야하|확인해야하|봐도되|봐야할)",
+        s,
+    )
+    return bool(offered or see) and is_question(text)
 
 
 # A parent who scolded the child ("왜 SNS에 사진을 올리고 다니냐고 혼냈습니다").
@@ -1622,6 +1720,48 @@ def asks_who_answers_now(text: Optional[str]) -> bool:
     s = squash(text)
     return bool(re.search(r"(이시간|새벽|밤에도|지금도|지금시간)", s)) and bool(
         re.search(r"(받는곳|받는데|받아주|되는곳|하는곳|연락할곳|전화할곳|상담되|연락되|전화되)", s)
+    )
+
+
+# "그럼 월요일까지 기다려야 돼요?", "주말이라 아무도 없어요?": waiting for a weekday.
+def asks_wait_for_weekday(text: Optional[str]) -> bool:
+    s = squash(text)
+    return (
+        is_question(text)
+        and bool(re.search(r"(월요일|평일|주말|토요일|일요일|공휴일|연휴|내일아침)", s))
+        and bool(
+            re.search(
+                r"(기다려|기다리|아무도없|안돼|안되|못해|없어|없나|연결돼|연결되|답장|받아)", s
+            )
+        )
+    )
+
+
+# "잘 모르겠어", "고민돼", "할까 말까": not decided (never a yes).
+# Not "누가 만든건지도 모르겠고 너무 불안해요": what she does not know there is who.
+_UNSURE = re.compile(
+    r"(고민돼|고민되|고민중|할까말까|할지말지|해야할지|글쎄|망설|어떡하지|어쩌지|(잘|아직|솔직히)(모르겠|모르겟))"
+)
+_UNSURE_END = re.compile(r"(모르겠|모르겟|몰겠)(어|다|어요|음|네|는데|습니다)?$")
+
+
+def unsure(text: Optional[str]) -> bool:
+    s = squash(text)
+    return bool(_UNSURE.search(s) or _UNSURE_END.search(_strip_tail(s) or s))
+
+
+# "얘기하다가 중간에 끊어도 돼?", "하다가 싫으면 그만해도 돼요?": stopping a talk.
+def asks_can_stop_talk(text: Optional[str]) -> bool:
+    s = squash(text)
+    return (
+        is_question(text)
+        and bool(
+            re.search(
+                r"(끊어도|끊으면|그만해도|그만하면|그만둬도|나가도|끝내도|멈춰도|안하고싶으면|싫으면)",
+                s,
+            )
+        )
+        and not re.search(r"(퀴즈|신고|기록)", s)
     )
 
 
@@ -1767,6 +1907,16 @@ def asks_how_later(text: Optional[str]) -> bool:
     )
 
 
+# "나중에 다시 와서 이어서 할 수 있을까요?": coming back to it later.
+def asks_come_back(text: Optional[str]) -> bool:
+    s = squash(text)
+    return (
+        is_question(text)
+        and bool(re.search(r"(나중에|다음에|내일|이따|다시와|다시들어)", s))
+        and bool(re.search(r"(이어서|이어|계속|다시와|다시들어|다시해|다시할)", s))
+    )
+
+
 # Who the counsellor is ("그 상담쌤 우리학교 쌤임?", "누가 연락해요?").
 def asks_who_counsellor(text: Optional[str]) -> bool:
     s = squash(text)
@@ -1791,4 +1941,6 @@ def asks_what_they_should_do(text: Optional[str]) -> bool:
 def asks_number_again(text: Optional[str]) -> bool:
     s = squash(text)
     asked = is_question(text) or bool(re.search(r"(라고요|이라고요|였죠|였지|뭐였|였더라)$", s))
-    return asked and bool(_ASKS_NUMBER.search(s)) and not hotlines_asked(text)
+    # "그 번호 그냥 차단해도 돼?": his number, not one the bot gave.
+    theirs = asks_block_or_leave(text) or re.search(r"(모르는|낯선|이상한)번호", s)
+    return asked and bool(_ASKS_NUMBER.search(s)) and not hotlines_asked(text) and not theirs

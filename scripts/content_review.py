@@ -332,7 +332,10 @@ def message_entries() -> List[Entry]:
         uses_role = "role" in (text if isinstance(text, str) else " ".join(text))
         for role in content.ROLES if uses_role else ("student",):
             for minor in (True, False) if name == "report_saved" else (True,):
-                replies = content.messages(name, **{**SAMPLE, "role": role, "minor": minor})
+                sample = {**SAMPLE, "role": role, "minor": minor}
+                # quiz_why: the explanation of the question just answered.
+                sample["explanation"] = content.quiz_questions()[0].explanation
+                replies = content.messages(name, **sample)
                 where = f"{name} — content/messages.yml"
                 if uses_role:
                     where += f" ({ROLE_KO[role]})"

@@ -58,6 +58,8 @@ QUESTIONS = {
     "utter_offer_counsellor_again": "counsellor",
     "utter_counsellor_not_yet": "counsellor",
     "utter_counsellor_who": "counsellor",
+    "utter_counsellor_unsure": "counsellor",
+    "utter_counsellor_ask": "counsellor",
     "utter_offer_resume_report": "resume",
     "utter_offer_resume_quiz": "resume",
     "utter_report_kept": "resume",
@@ -141,7 +143,9 @@ CONTEXT_ONLY = (
     "utter_crisis_unsafe_other_again", "utter_call_cost", "utter_delete_copy",
     "utter_saved_unawares", "utter_law_text", "utter_police_interview", "utter_trial",
     "utter_tell_adult", "utter_prove_fake", "utter_refer_adult", "utter_counsellor_later",
-    "utter_counsellor_who", "utter_friend_steps",
+    "utter_counsellor_who", "utter_friend_steps", "utter_counsellor_unsure",
+    "utter_counsellor_can_stop", "utter_counsellor_weekend", "utter_come_back",
+    "utter_counsellor_ask", "utter_teacher_no_own_inquiry", "utter_blamed_by_others",
 )  # fmt: skip
 DANGER_REPLY = {
     "medical": "utter_crisis_medical",
@@ -301,6 +305,12 @@ def _stance(turn: Turn, role: Text) -> Optional[Text]:
         return "involved"
     if role == "parent" and reading.child_pictured(turn.text) and not turn.slots.get("stance"):
         return "victim"  # "딸 사진이 합성돼서": the parent's child is the one pictured
+    if (
+        role != "student"
+        and reading.told_of_own_picture(turn.text)
+        and not turn.slots.get("stance")
+    ):
+        return "victim"  # "여학생이 … 자기 얼굴로 만들었다고": the one who told is pictured
     if reading.bystander_cue(turn.text) and turn.slots.get("stance") is None:
         return "bystander"
     if turn.danger and reading.about_someone_else(turn.text, adult=role != "student"):
@@ -540,6 +550,15 @@ def _answer_to_question(turn: Turn) -> Optional[Plan]:
             # "ㅇㅋ 1388에 문자해볼게": her own plan, not a yes to paging someone.
             return Plan(["utter_counsellor_declined"] + _resume_offer(turn))
         answer = reading.yes_no(turn.text, verbs=("연결",), okay_means=reading.NO)
+        if answer != reading.NO:
+            # Asked about, or unsure: answered, and nobody is paged on a guess
+            # ("끊어도 돼?" and "월요일까지 기다려야 돼요?" say 돼, no yes).
+            if reading.asks_can_stop_talk(turn.text):
+                return Plan(["utter_counsellor_can_stop", "utter_counsellor_ask"])
+            if reading.asks_wait_for_weekday(turn.text):
+                return Plan(["utter_counsellor_weekend", "utter_counsellor_ask"])
+            if reading.unsure(turn.text) and "utter_counsellor_unsure" not in turn.previous:
+                return Plan(["utter_counsellor_unsure"])
         if answer == reading.YES:
             return Plan(["action_request_counsellor"] + _resume_offer(turn))
         if answer == reading.NO:
@@ -554,6 +573,9 @@ def _answer_to_question(turn: Turn) -> Optional[Plan]:
         ):
             # "그럼 이제 어떻게 돼요? 선생님이 언제 연락 줘요?": nothing was sent yet.
             return Plan(["utter_counsellor_not_yet"])
+        if reading.avoids_calling(turn.text):
+            # "전화는 못하겠어요 엄마가 들을까봐요": ways without a call; the offer stands.
+            return Plan(["utter_no_call", "utter_counsellor_ask"])
         if (reading.feeling(turn.text) or turn.intent == "express_distress") and (
             "utter_offer_counsellor_again" not in turn.previous
         ):
@@ -735,6 +757,16 @@ def _specific(turn: Turn, intent: Text, role: Text, stance: Optional[Text]) -> O
         return Plan(["utter_tell_adult"])
     if reading.asks_prove_fake(turn.text):
         return Plan(["utter_prove_fake"])
+    if "action_offer_counsellor" in turn.session and reading.asks_can_stop_talk(turn.text):
+        # "얘기하다가 중간에 끊어도 돼?": yes, "상담 끝" ends it.
+        return Plan(["utter_counsellor_can_stop"])
+    if reading.asks_wait_for_weekday(turn.text) and not reading.hotlines_named(turn.text):
+        # "그럼 월요일까지 기다려야 돼요?": no; who answers now.
+        counsellor = "action_offer_counsellor" in turn.session
+        return Plan(["utter_counsellor_weekend" if counsellor else "utter_open_now"])
+    if reading.asks_come_back(turn.text) and not turn.danger:
+        # "나중에 다시 와서 이어서 할 수 있을까요?": yes, and what is kept.
+        return Plan(["utter_come_back"])
     if "action_offer_counsellor" in turn.session and reading.asks_how_later(turn.text):
         # "나중에 하고 싶으면 어떻게 해요?" after saying no to the counsellor.
         return Plan(["utter_counsellor_later"])
@@ -791,8 +823,9 @@ def _specific(turn: Turn, intent: Text, role: Text, stance: Optional[Text]) -> O
         return None  # the duty to report has its own reply (_route)
     if (
         role == "teacher"
-        and "utter_teacher_must_report" in turn.previous
-        and reading.asks_how_to_explain(turn.text)
+        and "utter_teacher_must_report" in turn.session
+        and (reading.asks_how_to_explain(turn.text) or reading.asks_how_to_help(turn.text))
+        and reading.is_question(turn.text)
     ):
         # "학생에게는 이 부분을 어떻게 설명하면 좋을까요?": the duty, put to the student.
         return Plan(["utter_explain_duty"])
@@ -802,6 +835,10 @@ def _specific(turn: Turn, intent: Text, role: Text, stance: Optional[Text]) -> O
     if reading.asks_keep_original(turn.text):
         # "프사 원본도 다 지워버릴까": keep the original on the phone.
         return Plan(["utter_keep_original"])
+    if role == "teacher" and reading.questions_offender_alone(turn.text):
+        # "가해 학생을 먼저 따로 불러서 이야기를 들어 봐도 될까요?": the school's
+        # procedure, not an inquiry of one's own.
+        return Plan(["utter_teacher_no_own_inquiry"])
     if role == "teacher" and reading.offered_the_file(turn.text):
         # "학생이 증거로 보내 주겠다는데 받아서 전달해도 될까요?": no.
         return Plan(["utter_teacher_dont_receive", "utter_teacher_dont_receive_next"])
@@ -885,6 +922,27 @@ def _route(turn: Turn) -> Optional[Plan]:
     ):
         # Typed instead of tapping "신고·삭제 요청 준비하기" (or to go on).
         return Plan(["report_form"], [SlotSet("paused_form", None)])
+    if (
+        role in ("teacher", "parent")
+        and stance == "involved"
+        and turn.slots.get("stance") != "involved"
+        and intent not in OWN_REQUESTS + ("crisis",)
+        and not turn.danger
+        and reading.adult_asks_what_now(turn.text)
+    ):
+        # "아들이 … 단체방에 전달했다는 사실을 알게 되었습니다. 무엇을 해야 합니까?":
+        # their first words, their lesson (not who will be told).
+        return Plan(["action_lesson"])
+    if (
+        role == "student"
+        and stance != "involved"
+        and not turn.danger
+        and reading.blamed_by_others(turn.text)
+        and (reading.victim_cue(turn.text) or turn.slots.get("stance") == "victim")
+    ):
+        # "친구들이 니가 인스타에 사진 올려서 그런거래": not her fault, said plainly.
+        first = [] if turn.slots.get("stance") == "victim" else ["utter_report_incident"]
+        return Plan(first + ["utter_blamed_by_others"])
     specific = _specific(turn, intent, role, stance)
     if specific:
         return specific
@@ -949,7 +1007,8 @@ def _route(turn: Turn) -> Optional[Plan]:
     if (
         role in ("teacher", "parent")
         and stance
-        and lesson  # a follow-up: their lesson came first
+        # A follow-up: their lesson came first, or they said whose side they are on.
+        and (lesson or turn.slots.get("stance"))
         and reading.asks_how_to_help(turn.text)
     ):
         # "아이에게 어떻게 말을 꺼내야 할까요?", "하지 말아야 할 행동": what to do and not.

@@ -255,3 +255,47 @@ def test_every_domain_intent_has_a_topic_label():
 
     domain = yaml.safe_load((ROOT / "bot" / "domain" / "core.yml").read_text())
     assert set(content.topics()) == set(domain["intents"])
+
+
+def test_why_gets_the_last_explanation_and_the_question_again():
+    questions = content.quiz_questions()[:2]
+    ids = [q.id for q in questions]
+    result, messages = validate("엥 그게 왜 답이야?", quiz_slots(ids, 1), intent="nlu_fallback")
+    assert result == {"quiz_answer": None, "form_aside": "question"}
+    assert questions[0].explanation in messages[0]["text"]
+    assert messages[0]["text"] != questions[0].explanation  # not the bubble just above
+    # Before any answer there is nothing to explain: not understood, asked again.
+    result, _ = validate("왜?", quiz_slots(ids, 0), intent="nlu_fallback")
+    assert "form_aside" not in result
+
+
+def test_by_sms_the_sources_button_waits_for_the_last_question():
+    # One turn's SMS buttons are numbered together: "1. 근거 보기" before the
+    # next question would shift its answers by one.
+    questions = content.quiz_questions()[:2]
+    ids = [q.id for q in questions]
+    sms = Tracker(
+        "test", quiz_slots(ids),
+        {"intent": {"name": "affirm", "confidence": 0.9}, "text": "1", "entities": []},
+        [{"event": "user", "text": "1", "input_channel": "jikimi_sms"}],
+        False, None, {"name": "quiz_form"}, "action_listen",
+    )  # fmt: skip
+    dispatcher = CollectingDispatcher()
+    text = answer_text(questions[0], questions[0].answer)
+    asyncio.run(ValidateQuizForm().validate_quiz_answer(text, dispatcher, sms, {}))
+    assert all(not m["buttons"] for m in dispatcher.messages)
+    # On the web (and on the last question) the button stays.
+    _, messages = validate(text, quiz_slots(ids))
+    assert messages[-1]["buttons"]
+
+
+def test_stopping_with_a_question_answers_it():
+    question = content.quiz_questions()[1]
+    result, _ = validate(
+        "그만할래 대신 캡처 어떻게 하는지 알려줘", quiz_slots([question.id]), "ask_evidence"
+    )
+    assert result == {"quiz_answer": "stopped_then:action_evidence_help"}
+    slots = {**quiz_slots([question.id]), "quiz_answer": "stopped_then:action_evidence_help"}
+    events, messages = run(ActionQuizEnd(), tracker(slots=slots))
+    assert messages[0]["text"] == content.message("quiz_stopped_then").text
+    assert events[-1] == FollowupAction("action_evidence_help")

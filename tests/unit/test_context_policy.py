@@ -705,3 +705,86 @@ def test_a_refusal_never_erases_or_pages():
     later = [offer, user("부모님도 알아요?", "ask_privacy"), bot("action_privacy")]
     refuse = user("상담 연결은 안 해도 돼요", "request_counsellor")
     assert plan(later, refuse) == ["action_offer_counsellor"]
+
+
+@pytest.mark.parametrize(
+    "text, intent, expected",
+    [
+        # Unsure is no yes: nobody is paged on a guess.
+        ("흠 잘 모르겠어요 무섭기도 하고", "deny", ["utter_counsellor_unsure"]),
+        ("연결할까 말까", "request_counsellor", ["utter_counsellor_unsure"]),
+        # "돼" in a question is no yes either.
+        ("하다가 나가고 싶으면 나가도 돼요?", "affirm",
+         ["utter_counsellor_can_stop", "utter_counsellor_ask"]),
+        ("주말인데 지금도 연결돼요?", "affirm",
+         ["utter_counsellor_weekend", "utter_counsellor_ask"]),
+        ("전화는 힘들어요 동생이 옆에 있어서", "express_distress",
+         ["utter_no_call", "utter_counsellor_ask"]),
+    ],
+)  # fmt: skip
+def test_questions_and_doubts_at_the_counsellor_offer_page_nobody(text, intent, expected):
+    assert plan(bot("action_offer_counsellor"), user(text, intent)) == expected
+
+
+def test_a_second_doubt_is_not_asked_about_again():
+    offer = bot("action_offer_counsellor")
+    first = [user("모르겠어", "deny"), bot("utter_counsellor_unsure")]
+    assert plan(offer, first, user("모르겠다 진짜", "nlu_fallback", 0.3)) != [
+        "utter_counsellor_unsure"
+    ]
+    assert "action_request_counsellor" not in (
+        plan(offer, first, user("모르겠다 진짜", "nlu_fallback", 0.3)) or []
+    )
+
+
+def test_coming_back_later_and_stopping_a_talk_are_answered():
+    assert plan(user("내일 다시 와서 이어서 해도 돼요?", "nlu_fallback", 0.3)) == [
+        "utter_come_back"
+    ]
+    offered = [bot("action_offer_counsellor"), user("이름 말해야돼?", "ask_privacy")]
+    asks = user("상담하다가 중간에 그만둬도 돼?", "out_of_scope")
+    assert plan(offered, bot("action_privacy"), asks) == ["utter_counsellor_can_stop"]
+
+
+def test_a_teacher_whose_student_told_of_her_own_picture():
+    told = user(
+        "담임입니다. 반 여학생이 찾아와 다른 학교 남학생이 자기 얼굴로 "
+        "합성물을 만들어 올렸다고 했습니다",
+        "report_incident",
+    )
+    events = context.role_events(context.turn_of(tracker(told)))
+    assert SlotSet("stance", "victim") in events
+    said = [
+        told,
+        SlotSet("user_role", "teacher"),
+        SlotSet("stance", "victim"),
+        bot("action_lesson"),
+    ]
+    delay = user("학생이 원치 않아서 며칠 미뤘다가 신고해도 될까요?", "nlu_fallback", 0.3)
+    assert plan(said, delay) == ["utter_teacher_must_report"]
+    duty = [delay, bot("utter_teacher_must_report")]
+    how = user("그럼 학생한테는 뭐라고 얘기해야 할까요?", "nlu_fallback", 0.3)
+    assert plan(said, duty, user("네", "affirm"), bot("utter_affirm"), how) == [
+        "utter_explain_duty"
+    ]
+    alone = user("가해 학생을 먼저 상담실로 불러서 물어봐도 될까요?", "ask_bystander_help")
+    assert plan(said, alone) == ["utter_teacher_no_own_inquiry"]
+
+
+def test_a_parent_whose_son_shared_it_gets_the_lesson_first():
+    told = user(
+        "중학생 아들 엄마입니다. 아들이 반 친구 합성사진을 다른 방에 넘겼다고 합니다. "
+        "제가 뭘 해야 할까요?",
+        "ask_privacy",
+    )
+    assert plan(told) == ["action_lesson"]
+
+
+def test_blamed_by_others_hears_it_is_not_her_fault():
+    told = user(
+        "내 합성사진 돈다는데 애들이 니가 사진 너무 많이 올려서 그런거래", "report_incident"
+    )
+    assert plan(told) == ["utter_report_incident", "utter_blamed_by_others"]
+    known = [SlotSet("stance", "victim"), bot("utter_report_incident")]
+    again = user("선배들도 나보고 조심 좀 하지 그랬냐고 하더라", "express_distress")
+    assert plan(known, again) == ["utter_blamed_by_others"]

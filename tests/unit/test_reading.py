@@ -446,3 +446,131 @@ def test_plans_to_confront(text, expected):
 )
 def test_a_refusal_with_a_noun_verb_is_a_no(text, verbs, expected):
     assert reading.yes_no(text, verbs=verbs) == expected
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("근데 왜 그게 정답임?", True),
+        ("왜요??", True),
+        ("그게 왜 O야", True),
+        ("왜 내가 이런 일을 당해야 되는지 모르겠어 진짜 너무 억울하고 속상해", False),
+        ("2번", False),
+    ],
+)
+def test_asks_why(text, expected):
+    assert reading.asks_why(text) is expected
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("아 페북 아니고 인스타임", "인스타임"),
+        ("디코 말고 카톡 오픈채팅이었어요", "카톡 오픈채팅이었어요"),
+        ("인스타요", ""),
+    ],
+)
+def test_corrected_to(text, expected):
+    assert reading.corrected_to(text) == expected
+    assert reading.corrects(text) is bool(expected)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("일요일이라 아무도 없는거 아니에요?", True),
+        ("주말엔 연결 안돼요?", True),
+        ("월요일에 학교 가기 싫어", False),
+    ],
+)
+def test_asks_wait_for_weekday(text, expected):
+    assert reading.asks_wait_for_weekday(text) is expected
+
+
+@pytest.mark.parametrize(
+    "text, unsure, can_stop",
+    [
+        ("음.. 할까 말까", True, False),
+        ("좀 무섭긴한데 모르겟어ㅠ", True, False),
+        ("누가 올린건지 모르겠고 너무 무서워", False, False),
+        ("하다가 싫으면 나가도 돼요?", False, True),
+        ("이야기 도중에 그만해도 되나요?", False, True),
+        ("퀴즈 그만해도 돼?", False, False),
+        ("응 연결해줘", False, False),
+    ],
+)
+def test_unsure_and_asks_can_stop_talk(text, unsure, can_stop):
+    assert reading.unsure(text) is unsure
+    assert reading.asks_can_stop_talk(text) is can_stop
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("내일 다시 들어와서 계속해도 되나요?", True),
+        ("이따 다시 와서 이어 할 수 있어?", True),
+        ("나중에 신고해도 돼?", False),
+    ],
+)
+def test_asks_come_back(text, expected):
+    assert reading.asks_come_back(text) is expected
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("반 애들이 다 니가 셀카 많이 올려서 그렇다는데", False),
+        ("애들이 니가 프사 공개로 해놔서 그런거래", True),
+        ("다들 나보고 조심 좀 하지 그랬냐고 하더라", True),
+        ("걔가 그랬대", False),
+    ],
+)
+def test_blamed_by_others(text, expected):
+    assert reading.blamed_by_others(text) is expected
+
+
+@pytest.mark.parametrize(
+    "text, role, involved, told_of_own",
+    [
+        # A girl in the teacher's class told of her own picture: she is the victim.
+        ("저희 반 여학생이 울면서 찾아왔는데 옆 반 남학생이 본인 사진으로 "
+         "합성물을 만들어 돌렸다고 합니다",
+         "teacher", False, True),
+        ("저희 반 남학생이 같은 반 여학생 사진으로 합성물을 만들어 돌렸다고 합니다",
+         "teacher", True, False),
+        ("중2 딸아이가 울면서 얘기하는데 사진이 합성돼서 돈다고 하네요", "parent", False, False),
+        ("아들이 단톡에서 받은 합성 사진을 친구 여러 명에게 다시 보내줬다는 걸 알았습니다",
+         "parent", True, False),
+    ],
+)  # fmt: skip
+def test_who_an_adult_speaks_of(text, role, involved, told_of_own):
+    assert reading.role(text) == role
+    assert reading.involved_cue(text, adult=True) is involved
+    assert reading.told_of_own_picture(text) is told_of_own
+
+
+@pytest.mark.parametrize(
+    "text, delay, see, alone",
+    [
+        ("방학이라 개학하고 나서 신고해도 될지 여쭙습니다", True, False, False),
+        ("학생이 진정될 때까지 신고를 좀 미뤄도 괜찮을까요?", True, False, False),
+        ("다음주에 보고드려도 될지 궁금합니다", True, False, False),
+        ("확인하려면 제가 그 영상을 봐야 하는지 궁금합니다", False, True, False),
+        ("그 남학생을 교무실로 불러서 먼저 물어봐도 될까요?", False, False, True),
+    ],
+)
+def test_what_a_teacher_asks(text, delay, see, alone):
+    assert reading.asks_must_report(text) is delay
+    assert reading.offered_the_file(text) is see
+    assert reading.questions_offender_alone(text) is alone
+
+
+def test_a_number_to_block_is_not_a_number_asked_again():
+    assert not reading.asks_number_again("모르는 번호 차단해도 되나요?")
+    assert reading.asks_number_again("아까 그 번호 몇번이었죠?")
+    assert reading.avoids_calling("전화는 힘들어요 동생이 옆에 있어서")
+
+
+def test_a_threat_against_the_child_is_not_the_child_sharing():
+    text = "딸이 모르는 계정한테 협박받고 있대요. 돈 안 주면 사진을 다 뿌리고 퍼뜨린다고 했대요"
+    assert not reading.involved_cue(text, adult=True)

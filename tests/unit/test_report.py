@@ -32,7 +32,7 @@ from actions.report import (
     question,
     report_from_slots,
 )
-from jikimi import cases, reading
+from jikimi import cases, content, reading
 from jikimi.db import Case, EvidenceItem
 from tests.unit.test_db import Db
 
@@ -381,3 +381,17 @@ def test_a_link_question_answered_twice_without_a_link_moves_on():
     ]
     second = validate("report_link", "기억 안 나", events=said)
     assert second["report_link"] == "done"
+
+
+def test_a_platform_corrected_unasked_is_changed_and_said_so():
+    # The extractor may miss the platform after the correction ("디코였음"):
+    # the words after 말고 / 아니고 still name it.
+    said = [{"entity": "platform", "value": "kakaotalk", "start": 0, "end": 2}]
+    result = validate(
+        "report_age", "카톡 말고 디코였음", slots={"report_platform": "kakaotalk"}, entities=said
+    )
+    assert result["report_platform"] == "discord" and result["report_age"] is None
+    assert result["_messages"][0]["text"] == content.message("report_corrected").text
+    # Named once, not corrected: kept only when that question had no answer yet.
+    result = validate("report_age", "카톡", slots={"report_platform": "discord"}, entities=said)
+    assert "report_platform" not in result
