@@ -1542,12 +1542,20 @@ _OWN_PLAN = re.compile(
 )
 
 
+# "ㅇㅋ 내일 말해볼게": telling someone, the one just talked about.
+_WILL_TELL = re.compile(
+    r"^(ㅇㅋ|ㅇㅇ|오키|응|웅|네|넹|넵|알겠어|알겠어요|그럼|그래)?(내일|오늘|이따|나중에|지금|한번)?"
+    r"(말해볼게|말해볼께|말해볼래|얘기해볼게|얘기해볼께|이야기해볼게|말씀드려볼게|말씀드릴게|말할게)"
+)
+
+
 def own_plan(text: Optional[str]) -> bool:
     """A step she will take; not one she will not ("경찰에 신고 안할게", "엄마한텐
     비밀로 할게", "그냥 혼자할게"), which is no plan to praise."""
     s = squash(text)
     refusing = re.search(r"(안할|안해|못할|못하|비밀|혼자|말안|모르게|싫|안하|말못)", s)
-    return bool(_OWN_PLAN.search(s)) and not refusing and not is_question(text)
+    said = _OWN_PLAN.search(s) or _WILL_TELL.search(_strip_tail(s) or s)
+    return bool(said) and not refusing and not is_question(text)
 
 
 # Asking for the quiz score.
@@ -1851,6 +1859,12 @@ def wonders_whether_to_tell(text: Optional[str]) -> bool:
         re.search(
             r"(쌤|선생님|담임|엄마|아빠|부모님|어른)[가-힣]{0,3}(한테|께|에게)?[가-힣]{0,3}"
             r"(말할까|말해야하나|말해도될까|말해야할까|얘기할까)",
+            s,
+        )
+        # "쌤한테 말하면 나만 이상한애될까봐": afraid of what telling a teacher brings.
+        or re.search(
+            r"(쌤|선생님|담임)[가-힣]{0,3}(한테|께|에게)?(말하면|얘기하면|말씀드리면)[가-힣]{0,12}"
+            r"(까봐|까바|어떡|어떻게돼|어케돼)",
             s,
         )
     )

@@ -574,3 +574,18 @@ def test_a_number_to_block_is_not_a_number_asked_again():
 def test_a_threat_against_the_child_is_not_the_child_sharing():
     text = "딸이 모르는 계정한테 협박받고 있대요. 돈 안 주면 사진을 다 뿌리고 퍼뜨린다고 했대요"
     assert not reading.involved_cue(text, adult=True)
+
+
+@pytest.mark.parametrize(
+    "text, plan, tell",
+    [
+        ("넹 오늘 말해볼게요", True, False),
+        ("ㅇㅋ 한번 얘기해볼께", True, False),
+        ("말 안 할래", False, False),
+        ("담임쌤한테 얘기하면 소문날까봐 무서워", False, True),
+        ("엄마한테 말하면 혼날까봐", False, False),
+    ],
+)
+def test_will_tell_and_afraid_to_tell_a_teacher(text, plan, tell):
+    assert reading.own_plan(text) is plan
+    assert reading.wonders_whether_to_tell(text) is tell
