@@ -514,7 +514,12 @@ def asks_must_report(text: Optional[str]) -> bool:
 def victim_cue(text: Optional[str]) -> bool:
     s = squash(text)
     said = _any(_VICTIM, s) or bool(_RECOGNISED_SELF.search(s))
-    return said and not involved_cue(text) and not _WORRY.search(s)
+    # "부모님이 알게 될까봐": afraid of being found out, not of being pictured.
+    worry = _WORRY.search(
+        re.sub(r"(알게될까봐|알까봐|알려질까봐|들킬까봐|소문날까봐|혼날까봐)", "", s)
+    )
+    excuse = re.search(r"(장난이었|장난으로|재미로|장난친)", s)  # "사실 저예요 장난이었어요"
+    return said and not involved_cue(text) and not worry and not excuse
 
 
 # A parent's child or a teacher's student as the one who made or shared.
@@ -573,7 +578,7 @@ _INVOLVED_TOPICS = (
         r"(지우면|삭제하면|지웠는데|지웠어|지워도|지우면되|지우겠|지운다고|지우려|지워버|지우게|지워야|"
         r"폰초기화|탈퇴하면)",
     ),
-    ("left_room", r"(나가면|나왔는데|나갔는데|탈퇴|방나가|방에서나)"),
+    ("left_room", r"(나가면|나가도|나가야|나갈까|나왔는데|나갔는데|탈퇴|방나가|방에서나)"),
     (
         "excuse",
         r"(다들했|다했는데|다른애들도|남들도|나만그런거|나만한거|다같이했|다보냈는데|장난이었|장난으로한|"
@@ -917,7 +922,7 @@ _TELL_FRIEND = re.compile(
 
 _WHAT_NOW = re.compile(
     r"(어떡해|어떡하|어떻게해야|어케해야|어케해|어캄|어떻게하면|이제뭐|뭘해야|뭐해야|뭐부터|뭐하면|"
-    r"할수있는게|해야할일|다음엔뭐|이다음)"
+    r"할수있는게|해야할일|다음엔뭐|이다음|담엔뭐|담에뭐|그담엔|그다음엔|다음은뭐)"
 )
 
 
@@ -1010,9 +1015,10 @@ def says_bye(text: Optional[str]) -> bool:
 
 
 # "더 알려줘", "예를 들면?", "자세히", "진짜야?" right after a lesson.
+# (squash() drops "?": "ㄹㅇ?" reads "ㄹㅇ".)
 _MORE = re.compile(
-    r"^(더알려|더말해|더있|좀더|자세히|예를들|예를|예시|구체적|또있|다른건|진짜야|진짜\?|정말\?|정말요|"
-    r"ㄹㅇ\?|레알|실화|왜\?|왜요|왜그래|왜그런)"
+    r"^(헐|와|엥|아|오)?(더알려|더말해|더있|좀더|자세히|예를들|예를|예시|구체적|또있|다른건|진짜야|진짜$|"
+    r"진짜요$|진짜임|정말$|정말요|ㄹㅇ$|ㄹㅇ임|ㄹㅇ루|레알|실화|왜$|왜요|왜그래|왜그런)"
 )
 
 
@@ -1291,8 +1297,106 @@ _FEELING = re.compile(
 )
 
 
+_CRYING = re.compile(
+    "[\U0001f62d\U0001f622\U0001f97a\U0001f61e\U0001f614\U0001f494\U0001f625\U0001f630]"
+)
+
+
 def feeling(text: Optional[str]) -> bool:
-    return bool(_FEELING.search(squash(text)))
+    """Words of a feeling, or crying faces ("😭😭")."""
+    return bool(_FEELING.search(squash(text)) or _CRYING.search(text or ""))
+
+
+# "안 퍼뜨리고 혼자만 갖고 있으면요?": keeping it, asked as if that were fine.
+def asks_if_keeping_ok(text: Optional[str]) -> bool:
+    s = squash(text)
+    return is_question(text) and bool(
+        re.search(
+            r"(안퍼뜨|안퍼트|안보내|안올리|안돌리|혼자만|나만|저만)[가-힣]{0,10}(갖고|가지고|보관|저장|소지|간직)",
+            s,
+        )
+    )
+
+
+# "그니까 캡처하면 되냐구요": is capturing enough, asked straight.
+def asks_if_capture_enough(text: Optional[str]) -> bool:
+    s = squash(text)
+    return bool(
+        re.search(
+            r"(캡처|캡쳐|스샷|스크린샷)[가-힣]{0,4}(하면되|만하면|만되|하면돼|하면됨|되냐|되나|돼요|되는거)",
+            s,
+        )
+    )
+
+
+# "그럼 나도 신고 못해? 내가 한거 있어서": may one who once shared still report.
+def asks_can_still_report(text: Optional[str]) -> bool:
+    s = squash(text)
+    return (
+        is_question(text)
+        and bool(
+            re.search(
+                r"(나도|저도|내가|제가)?신고(못해|못하|못함|안되|안돼|할수없|못할|해도되|할수있)", s
+            )
+        )
+        and bool(
+            re.search(
+                r"(내가한|제가한|나도보낸|저도보낸|내가보낸|제가보낸|한거있|한게있|잘못한)", s
+            )
+        )
+    )
+
+
+# "아 지워도 된다고 ㅇㅇ 지워줘": asking to erase (this chat), said outright.
+def asks_to_erase(text: Optional[str]) -> bool:
+    s = squash(text)
+    wants = re.search(
+        r"(지워줘|지워주세요|지워주라|지워달|삭제해줘|삭제해주세요|지워도돼|지워도된|지워도괜찮|다지워)",
+        s,
+    )
+    return bool(wants) and not re.search(
+        r"(지우지마|지우지말|삭제하지마|삭제하지말|안지워|지우면안)", s
+    )
+
+
+# "몰루", "ㅁㄹ", "몰라요": not knowing, said alone.
+def dont_know(text: Optional[str]) -> bool:
+    return bool(
+        re.fullmatch(
+            r"(음|흠|아|글쎄)?(몰루|몰라|몰라요|모름|ㅁㄹ|몰겠|모르겠어|모르겠어요|잘몰라)",
+            squash(text),
+        )
+    )
+
+
+# "부모님은요", "학교는?": the same question again, about someone else.
+def elliptical_privacy(text: Optional[str]) -> bool:
+    s = squash(text)
+    return len(s) <= 10 and bool(re.search(r"(은|는)요?$", s)) and privacy_topic(text) != "general"
+
+
+# "사실 친구 아니고 저예요": the writer was the one all along.
+_REVEALS_SELF = re.compile(
+    r"((아니라|아니고|아니구)(나|저)(야|임|예요|에요|얘기|이야기)|^(근데)?사실(은)?(나|저)(야|임|예요|에요|얘기))"
+)
+
+
+def reveals_self(text: Optional[str]) -> bool:
+    return bool(_REVEALS_SELF.search(squash(text)))
+
+
+# An adult says they are the one pictured ("사실 합성된 교사가 저입니다").
+def adult_is_pictured(text: Optional[str]) -> bool:
+    s = squash(text)
+    return bool(
+        re.search(
+            r"(합성된|피해를입은|피해입은|당한|사진속)[가-힣]{0,4}(가|이)?(저|제가|나)(입니다|예요|에요|이에요|임)",
+            s,
+        )
+        or re.search(
+            r"(제|저의)(얼굴|사진)[가-힣]{0,3}(이|가|을|를|로)[가-힣]{0,8}(합성|돌고|퍼지|올라)", s
+        )
+    )
 
 
 # --- after a crisis reply that asked nothing ------------------------------------------
@@ -1568,8 +1672,8 @@ def asks_score(text: Optional[str]) -> bool:
 # "디코 계정 그냥 탈퇴할까요", "앱 지워버리면 끝 아냐?".
 _BLOCK_OR_LEAVE = re.compile(
     r"(차단|탈퇴|계정삭제|계정지우|계정지워|계정없애|앱[가-힣]{0,3}(지우|지워|삭제)|"
-    r"(단톡|톡방|채팅방|그방|반톡)[가-힣]{0,3}(나가|나갈)|"
-    r"방나가|방나갈|방에서나가)"
+    r"(단톡|톡방|채팅방|그방|반톡|서버|디코)[가-힣]{0,3}(나가|나갈)|"
+    r"방나가|방나갈|방에서나가|^(그니까|그럼|그냥|걍|일단)?(나가도|나와도|나갈까|나가면))"
 )
 
 

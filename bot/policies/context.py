@@ -20,6 +20,7 @@ crisis dialogue works with the action server down. See docs/conversation.md.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Dict, List, Optional, Sequence, Text, Tuple
 
@@ -59,6 +60,7 @@ QUESTIONS = {
     "utter_counsellor_not_yet": "counsellor",
     "utter_counsellor_who": "counsellor",
     "utter_counsellor_unsure": "counsellor",
+    "utter_delete_what": "delete",
     "utter_counsellor_ask": "counsellor",
     "utter_offer_resume_report": "resume",
     "utter_offer_resume_quiz": "resume",
@@ -146,6 +148,8 @@ CONTEXT_ONLY = (
     "utter_counsellor_who", "utter_friend_steps", "utter_counsellor_unsure",
     "utter_counsellor_can_stop", "utter_counsellor_weekend", "utter_come_back",
     "utter_counsellor_ask", "utter_teacher_no_own_inquiry", "utter_blamed_by_others",
+    "utter_delete_what", "utter_adult_victim", "utter_dont_know", "utter_keeping_law",
+    "utter_capture_yes", "utter_can_still_report", "utter_capture_yes_short",
 )  # fmt: skip
 DANGER_REPLY = {
     "medical": "utter_crisis_medical",
@@ -292,6 +296,12 @@ def speaker_of(role: Text, stance: Optional[Text]) -> Optional[Text]:
 def _stance(turn: Turn, role: Text) -> Optional[Text]:
     if turn.asked or turn.active_loop == "report_form":
         return None  # an answer to a question says nothing about who is speaking
+    if (
+        role == "student"
+        and turn.slots.get("stance") == "involved"
+        and reading.reveals_self(turn.text)
+    ):
+        return "involved"  # "사실 친구 아니고 저예요": the friend who made it was him
     if role == "student" and reading.victim_cue(turn.text):
         return "victim"
     if reading.saved_unawares(turn.text):
@@ -533,6 +543,12 @@ def _answer_to_question(turn: Turn) -> Optional[Plan]:
         return None
     if asked == "delete":
         answer, go_on = reading.delete_answer(turn.text)
+        if reading.is_question(turn.text) and "utter_delete_what" not in turn.previous:
+            # "신고서 낸것도 같이 지워짐?", "ㅇㅇ근데 그 전에 1366 번호 맞죠?": answered,
+            # and asked again; a question is no yes.
+            if reading.hotlines_named(turn.text):
+                return Plan(["action_hotline", "utter_delete_what"])
+            return Plan(["utter_delete_what"])
         if answer == reading.YES:
             return Plan(["action_delete_my_data"])
         if answer == reading.NO:
@@ -943,6 +959,33 @@ def _route(turn: Turn) -> Optional[Plan]:
         # "친구들이 니가 인스타에 사진 올려서 그런거래": not her fault, said plainly.
         first = [] if turn.slots.get("stance") == "victim" else ["utter_report_incident"]
         return Plan(first + ["utter_blamed_by_others"])
+    if (
+        "utter_delete_cancelled" in turn.previous
+        and (intent == "delete_my_data" or reading.asks_to_erase(turn.text))
+        and not turn.danger
+    ):
+        # "아 지워도 된다고 ㅇㅇ 지워줘" right after a cancel: asked properly, once more.
+        return Plan(["utter_delete_confirm"])
+    if role in ("teacher", "parent") and reading.adult_is_pictured(turn.text) and not turn.danger:
+        # "사실 합성된 교사가 저입니다": an adult victim; help for adults (1366, the centre).
+        return Plan(["utter_adult_victim"])
+    if not turn.danger and intent not in OWN_REQUESTS:
+        if reading.feeling(turn.text) and not reading.squash(turn.text):
+            return Plan(["utter_listen"])  # "😭😭": heard; she may go on
+        if reading.dont_know(turn.text):
+            return Plan(["utter_dont_know"])  # "몰루": no pressure
+        if reading.elliptical_privacy(turn.text):
+            return Plan(["action_privacy"])  # "부모님은요": who will know, about them
+        if reading.asks_if_keeping_ok(turn.text):
+            return Plan(["utter_keeping_law"])
+        if reading.asks_if_capture_enough(turn.text):
+            # Asked again right after: yes, in a word (not the same bubble twice).
+            again = "utter_capture_yes" in turn.previous
+            return Plan(["utter_capture_yes_short" if again else "utter_capture_yes"])
+        if reading.asks_can_still_report(turn.text):
+            return Plan(["utter_can_still_report"])
+        if reading.asks_to_connect(turn.text) and intent != "delete_my_data":
+            return _counsellor(turn)  # "ㅇㅇ 연결ㄱㄱ": the offer first, or the page after it
     specific = _specific(turn, intent, role, stance)
     if specific:
         return specific
@@ -1179,6 +1222,8 @@ def _route(turn: Turn) -> Optional[Plan]:
     if intent in ("crisis", "express_distress", "nlu_fallback", "request_counsellor") and (
         reading.wants_to_talk(turn.text)
     ):
+        if re.search(r"(누구|누군가|사람|어른)(랑|하고|와|한테|이랑)", reading.squash(turn.text)):
+            return _counsellor(turn)  # "걍 누구랑 얘기하고싶음": a person, offered
         return Plan(["utter_just_talk"])
     if (
         intent in ("out_of_scope", "nlu_fallback")

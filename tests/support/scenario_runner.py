@@ -45,7 +45,10 @@ FALLBACKS = {"action_clarify", "utter_default", "action_default_fallback"}
 # Talking with a counsellor: the student's message goes to the counsellor, and
 # the answer is the counsellor's (no bot reply in between).
 RELAYED = {"handoff_form", "action_forward_to_counsellor"}
-SCENARIO_KEYS = {"name", "channel", "counsellors_on_call", "turns", "after"}
+# known_failure: why the bot still fails it (a held-out scenario not fixed yet);
+# the test is then a strict xfail: it reports the failure, and passing fails it
+# until the note is removed.
+SCENARIO_KEYS = {"name", "channel", "counsellors_on_call", "turns", "after", "known_failure"}
 TURN_KEYS = {"user", "counsellor", "expect"}
 EXPECT_KEYS = {"actions", "not_actions", "says", "says_any", "not_says"}
 AFTER_KEYS = {
@@ -67,6 +70,7 @@ class Scenario:
     counsellors_on_call: bool
     turns: List[Dict[str, Any]]
     after: Dict[str, Any]
+    known_failure: Optional[str] = None
 
     @property
     def id(self) -> str:
@@ -100,6 +104,7 @@ def load(folder: Path = HERE) -> List[Scenario]:
                     counsellors_on_call=bool(raw.get("counsellors_on_call")),
                     turns=raw["turns"],
                     after=after,
+                    known_failure=raw.get("known_failure"),
                 )
             )
     names = [s.id for s in scenarios]

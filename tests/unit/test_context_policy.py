@@ -219,8 +219,22 @@ def test_refusing_deletion_deletes_nothing_and_can_go_on_with_the_report():
         "utter_delete_cancelled", "report_form",
     ]  # fmt: skip
     assert plan(*asked, user("지우지 마", "delete_my_data")) == ["utter_delete_cancelled"]
+    # A question is answered (what erasing removes) and asked again; no erasure.
     assert plan(*asked, user("음 근데 지우면 어케되는데?", "delete_my_data")) == [
+        "utter_delete_what"
+    ]
+    answered = [user("그럼 신고한것도 없어짐?", "delete_my_data"), bot("utter_delete_what")]
+    assert plan(*asked, answered, user("음..", "nlu_fallback", 0.3)) == [
         "utter_delete_confirm_again"
+    ]
+    assert plan(*asked, user("근데 1366 몇번이었지?", "affirm")) == [
+        "action_hotline", "utter_delete_what",
+    ]  # fmt: skip
+    # Cancelled, then a clear "지워줘": the question once more, never the erasure.
+    cancelled = [user("괜찮아", "deny"), bot("utter_delete_cancelled")]
+    confirm = bot("utter_delete_confirm")
+    assert plan(confirm, cancelled, user("아니 지워도 된다니까 지워줘", "ask_takedown")) == [
+        "utter_delete_confirm"
     ]
     assert plan(*asked, user("네 지워주세요", "affirm")) == ["action_delete_my_data"]
 
@@ -788,3 +802,37 @@ def test_blamed_by_others_hears_it_is_not_her_fault():
     known = [SlotSet("stance", "victim"), bot("utter_report_incident")]
     again = user("선배들도 나보고 조심 좀 하지 그랬냐고 하더라", "express_distress")
     assert plan(known, again) == ["utter_blamed_by_others"]
+
+
+@pytest.mark.parametrize(
+    "text, intent, expected",
+    [
+        ("😢😢😢", "affirm", ["utter_listen"]),
+        ("ㅁㄹ", "out_of_scope", ["utter_dont_know"]),
+        ("학교는요?", "nlu_fallback", ["action_privacy"]),
+        ("나만 보고 안 보내고 갖고만 있으면 괜찮음?", "ask_law", ["utter_keeping_law"]),
+        ("스샷만 하면 돼요?", "ask_evidence", ["utter_capture_yes"]),
+        ("연결 ㄱㄱ", "affirm", ["action_offer_counsellor"]),
+    ],
+)
+def test_short_turns_in_context(text, intent, expected):
+    assert plan(user(text, intent)) == expected
+
+
+def test_it_was_me_after_a_friend_made_it_is_the_one_who_made_it():
+    made = [user("친구가 반 애 얼굴로 합성했는데 큰일남?", "disclose_involvement")]
+    said = [made, SlotSet("stance", "involved"), bot("action_lesson")]
+    reveal = user("사실 친구 아니고 나임 장난이었음", "report_incident")
+    events = context.role_events(context.turn_of(tracker(said, reveal)))
+    assert SlotSet("stance", "victim") not in events
+    assert plan(said, reveal) != ["utter_report_incident"]
+
+
+def test_an_adult_who_is_pictured_and_one_who_shared_and_was_pictured():
+    teacher = [user("교사입니다 학생들 지도 방법이 궁금해요", "ask_bystander_help"),
+               SlotSet("user_role", "teacher"), bot("action_lesson")]  # fmt: skip
+    me = user("실은 합성된 사람이 저예요", "report_incident")
+    assert plan(teacher, me) == ["utter_adult_victim"]
+    both = [SlotSet("stance", "involved"), bot("action_lesson")]
+    still = user("저도 보낸적 있는데 그럼 저는 신고 못해요?", "ask_law")
+    assert plan(both, still) == ["utter_can_still_report"]
