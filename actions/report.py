@@ -346,11 +346,19 @@ def answer_question(
     text: Text,
     later: Text = "report_question_later",
 ) -> None:
-    """Answers a question typed in the middle of a form, briefly: privacy at once
-    (it decides whether the student goes on), a lesson's first turn, or later."""
+    """Answers a question typed in the middle of a form, briefly: takedown and
+    evidence in short, privacy at once (it decides whether the student goes on),
+    a lesson's first turn, or later."""
     role = role_of(tracker)
     topic = reading.privacy_topic(text)
-    if intent == "ask_privacy" or topic != "general":
+    if intent == "ask_takedown" and not reading.about_this_chat(text):
+        # "해외 사이트면 지울 수 있어요?" in the form: where to ask, in short.
+        send(dispatcher, [content.Reply(r.text) for r in content.messages("takedown_short")])
+    elif intent == "ask_evidence":
+        stance = tracker.get_slot("stance")
+        replies = content.messages("evidence_again", role=role, stance=stance)
+        send(dispatcher, [content.Reply(r.text) for r in replies])
+    elif intent == "ask_privacy" or topic != "general":
         send(dispatcher, content.privacy(topic, role))
     elif intent in content.lesson_topics():
         first = content.lesson(intent, role, 0)[0]

@@ -1359,6 +1359,40 @@ def asks_to_erase(text: Optional[str]) -> bool:
     )
 
 
+# "소송하면 돈이 많이 들 텐데 지원 같은 게 있나요?": legal costs and aid.
+def asks_legal_aid(text: Optional[str]) -> bool:
+    s = squash(text)
+    return (
+        is_question(text)
+        and bool(re.search(r"(변호사|소송|법률|재판비|법률지원|법적지원)", s))
+        and bool(re.search(r"(지원|돈|비용|무료|얼마|들텐데|들까|드나|구하|선임)", s))
+    )
+
+
+# "딥페 피해 상담 어디서 해요?": where to get help (the places, not this bot's counsellor).
+def asks_where_help(text: Optional[str]) -> bool:
+    s = squash(text)
+    return (
+        is_question(text)
+        and bool(
+            re.search(
+                r"((상담|신고|도움|삭제)[가-힣]{0,6}(어디서|어디에|어디로|어디)|(어디서|어디에|어디로)[가-힣]{0,4}(상담|신고|도움))",
+                s,
+            )
+        )
+        and not re.search(r"(연결|여기서|지킴이)", s)
+    )
+
+
+# "학부모 단톡방에 그놈 이름이랑 사진 올려서 망신 줄 생각입니다": exposing him.
+def plans_to_expose(text: Optional[str]) -> bool:
+    s = squash(text)
+    return bool(
+        re.search(r"(망신|박제|폭로|신상[가-힣]{0,2}털|신상공개|이름[가-힣]{0,8}공개)", s)
+        and re.search(r"(줄|주겠|줄거|시킬|할생각|하겠|할거|할래|하려|올려|올릴|공개)", s)
+    )
+
+
 # "몰루", "ㅁㄹ", "몰라요": not knowing, said alone.
 def dont_know(text: Optional[str]) -> bool:
     return bool(

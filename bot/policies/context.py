@@ -149,7 +149,7 @@ CONTEXT_ONLY = (
     "utter_counsellor_can_stop", "utter_counsellor_weekend", "utter_come_back",
     "utter_counsellor_ask", "utter_teacher_no_own_inquiry", "utter_blamed_by_others",
     "utter_delete_what", "utter_adult_victim", "utter_dont_know", "utter_keeping_law",
-    "utter_capture_yes", "utter_can_still_report", "utter_capture_yes_short",
+    "utter_capture_yes", "utter_can_still_report", "utter_capture_yes_short", "utter_legal_aid",
 )  # fmt: skip
 DANGER_REPLY = {
     "medical": "utter_crisis_medical",
@@ -969,6 +969,8 @@ def _route(turn: Turn) -> Optional[Plan]:
     if role in ("teacher", "parent") and reading.adult_is_pictured(turn.text) and not turn.danger:
         # "사실 합성된 교사가 저입니다": an adult victim; help for adults (1366, the centre).
         return Plan(["utter_adult_victim"])
+    if not turn.danger and intent != "delete_my_data" and reading.asks_where_help(turn.text):
+        return Plan(["utter_where_to_report"])  # "상담 어디서 해요?": the places
     if not turn.danger and intent not in OWN_REQUESTS:
         if reading.feeling(turn.text) and not reading.squash(turn.text):
             return Plan(["utter_listen"])  # "😭😭": heard; she may go on
@@ -984,6 +986,10 @@ def _route(turn: Turn) -> Optional[Plan]:
             return Plan(["utter_capture_yes_short" if again else "utter_capture_yes"])
         if reading.asks_can_still_report(turn.text):
             return Plan(["utter_can_still_report"])
+        if reading.asks_legal_aid(turn.text):
+            return Plan(["utter_legal_aid"])  # "소송 비용 지원 있나요?": the centre links it
+        if reading.plans_to_expose(turn.text):
+            return Plan(["utter_dont_confront"])  # shaming him in a group chat: not alone
         if reading.asks_to_connect(turn.text) and intent != "delete_my_data":
             return _counsellor(turn)  # "ㅇㅇ 연결ㄱㄱ": the offer first, or the page after it
     specific = _specific(turn, intent, role, stance)

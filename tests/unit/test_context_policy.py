@@ -836,3 +836,19 @@ def test_an_adult_who_is_pictured_and_one_who_shared_and_was_pictured():
     both = [SlotSet("stance", "involved"), bot("action_lesson")]
     still = user("저도 보낸적 있는데 그럼 저는 신고 못해요?", "ask_law")
     assert plan(both, still) == ["utter_can_still_report"]
+
+
+@pytest.mark.parametrize(
+    "text, intent, expected",
+    [
+        (
+            "변호사 선임하면 비용이 얼마나 드나요? 지원받을 수 있나요?",
+            "ask_law",
+            ["utter_legal_aid"],
+        ),
+        ("피해 상담은 어디에서 받을 수 있어요?", "request_counsellor", ["utter_where_to_report"]),
+        ("그 애 신상 다 털어서 반톡에 공개할 거예요", "express_distress", ["utter_dont_confront"]),
+    ],
+)
+def test_legal_aid_where_to_get_help_and_exposing_him(text, intent, expected):
+    assert plan(user(text, intent)) == expected

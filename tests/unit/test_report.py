@@ -395,3 +395,13 @@ def test_a_platform_corrected_unasked_is_changed_and_said_so():
     # Named once, not corrected: kept only when that question had no answer yet.
     result = validate("report_age", "카톡", slots={"report_platform": "discord"}, entities=said)
     assert "report_platform" not in result
+
+
+def test_a_takedown_or_evidence_question_in_the_form_is_answered_in_short():
+    result = validate(
+        "report_age", "해외 사이트에 올라간 것도 지워줄 수 있어요?", intent="ask_takedown"
+    )
+    assert result["form_aside"] == "question"
+    assert "1366" in result["_messages"][0]["text"]
+    result = validate("report_when", "증거는 어떻게 남겨야 돼요?", intent="ask_evidence")
+    assert any("캡처" in m["text"] for m in result["_messages"])
