@@ -10,7 +10,7 @@ from typing import Any, Dict, Iterable, List, Optional, Text
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from jikimi import content
+from jikimi import content, reading
 from jikimi.settings import Settings, load_settings
 
 
@@ -103,6 +103,17 @@ def previous_bot_bubbles(tracker: Tracker) -> List[Text]:
         elif users == 1 and event.get("event") == "bot" and event.get("text"):
             texts.append(event["text"])
     return texts[::-1]
+
+
+def numbers_said_last(tracker: Tracker) -> List[Text]:
+    """The services named by the latest bot bubble that named any ("아까 그거
+    번호" a few turns later, or in the middle of the quiz)."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "bot" and event.get("text"):
+            named = reading.hotlines_named(event["text"])
+            if named:
+                return named
+    return []
 
 
 @functools.cache

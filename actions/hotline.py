@@ -11,7 +11,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import previous_bot_bubbles, send
+from actions.common import numbers_said_last, previous_bot_bubbles, send
 from jikimi import content, reading
 
 MAX_SERVICES = 2  # one or two numbers asked about; more is a list, not an answer
@@ -36,7 +36,7 @@ class ActionHotline(Action):
         if not ids and reading.asks_number_again(text):
             # "몇 번이라고요": the numbers the last reply gave, first two.
             said = " ".join(previous_bot_bubbles(tracker))
-            ids = reading.hotlines_named(said)[:MAX_SERVICES]
+            ids = (reading.hotlines_named(said) or numbers_said_last(tracker))[:MAX_SERVICES]
         ids = ids or ["1388"]  # "the number" without saying which: the line for students
         replies = [r for rid in ids for r in content.bubbles("resources_list.j2", ids=[rid])]
         send(dispatcher, replies, tracker)

@@ -20,7 +20,7 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import channel_of, previous_bot_texts, send, this_turn
+from actions.common import channel_of, numbers_said_last, previous_bot_texts, send, this_turn
 from actions.report import QUESTION_INTENTS, answer_question
 from actions.sources import asked_for_sources, source_ids
 from jikimi import content, quiz_answers, reading
@@ -182,6 +182,13 @@ class ValidateQuizForm(FormValidationAction):
             and reading.is_short(text)
             and bool(_DONT_KNOW.search(reading.squash(text)))
         )
+        if given is None and not dont_know and reading.asks_number_again(text):
+            # "아 잠만 아까 그거 번호 뭐였지": the numbers said last, then the question.
+            ids = numbers_said_last(tracker)[:2] or ["1388"]
+            send(
+                dispatcher, [r for i in ids for r in content.bubbles("resources_list.j2", ids=[i])]
+            )
+            return {"quiz_answer": None, "form_aside": "question"}
         if given is None and not dont_know:
             intent = tracker.latest_message.get("intent") or {}
             if reading.is_question(text) and (

@@ -407,6 +407,10 @@ def _crisis(turn: Turn) -> Optional[Plan]:
     pause = _pause(turn)
     adult = (turn.said_role or turn.role) in ("teacher", "parent")
     other = reading.about_someone_else(turn.text, adult=adult)
+    if kind == "threat" and "utter_threat" in turn.session and not other:
+        # The same threat told on ("경찰에 말하면 진짜 올린다고 했어"): the reply
+        # and the page were given this session; don't send, 112, in short.
+        return Plan(pause.actions + ["utter_threat_more"], pause.events)
     if kind in ("threat", "medical"):
         # 119 or 112 first; "are you safe?" only when it is the writer's own danger.
         tail = [] if other else ["utter_ask_safe"]

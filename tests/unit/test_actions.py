@@ -299,3 +299,24 @@ def test_stopping_with_a_question_answers_it():
     events, messages = run(ActionQuizEnd(), tracker(slots=slots))
     assert messages[0]["text"] == content.message("quiz_stopped_then").text
     assert events[-1] == FollowupAction("action_evidence_help")
+
+
+def test_a_number_asked_again_in_the_quiz_is_the_last_one_said():
+    questions = content.quiz_questions()[:2]
+    said = [
+        {"event": "bot", "text": "삭제 지원은 디지털성범죄 피해상담 1366에 요청할 수 있어요."},
+        {"event": "user", "text": "퀴즈 ㄱ"},
+        {"event": "bot", "text": "퀴즈 1/5"},
+    ]
+    t = Tracker(
+        "test", quiz_slots([q.id for q in questions]),
+        {"intent": {"name": "nlu_fallback", "confidence": 0.3}, "text": "아까 그 번호 몇번이었지?",
+         "entities": []},
+        said, False, None, {"name": "quiz_form"}, "action_listen",
+    )  # fmt: skip
+    dispatcher = CollectingDispatcher()
+    result = asyncio.run(
+        ValidateQuizForm().validate_quiz_answer("아까 그 번호 몇번이었지?", dispatcher, t, {})
+    )
+    assert result == {"quiz_answer": None, "form_aside": "question"}
+    assert "1366" in dispatcher.messages[0]["text"]

@@ -852,3 +852,11 @@ def test_an_adult_who_is_pictured_and_one_who_shared_and_was_pictured():
 )
 def test_legal_aid_where_to_get_help_and_exposing_him(text, intent, expected):
     assert plan(user(text, intent)) == expected
+
+
+def test_the_same_threat_told_on_gets_the_short_reply_not_a_second_page():
+    first = user("돈 안 보내면 합성한 사진 뿌린대요", "crisis", danger="threat")
+    replied = bot("utter_threat", "action_crisis_handoff", "utter_ask_safe")
+    answered = [user("네 집이에요", "affirm"), bot("utter_threat_safe", "action_crisis_update")]
+    again = user("신고하면 바로 올려버린다고 했어요", "crisis", danger="threat")
+    assert plan(first, replied, answered, again) == ["utter_threat_more"]
