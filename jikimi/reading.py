@@ -1850,6 +1850,14 @@ def spares_the_offender(text: Optional[str]) -> bool:
 
 
 # Reporting to the site or app only ("커뮤 운영자한테 신고만 하면 되는거 아님?").
+# "틱톡에 올라온거 신고버튼 눌러도 됨?": pressing the app's report button.
+def asks_report_button(text: Optional[str]) -> bool:
+    s = squash(text)
+    return is_question(text) and bool(
+        re.search(r"(신고버튼|신고기능|신고하기버튼|앱에서신고|앱으로신고|게시물신고|계정신고)", s)
+    )
+
+
 def platform_report_enough(text: Optional[str]) -> bool:
     s = squash(text)
     return bool(

@@ -973,6 +973,11 @@ def _route(turn: Turn) -> Optional[Plan]:
     if role in ("teacher", "parent") and reading.adult_is_pictured(turn.text) and not turn.danger:
         # "사실 합성된 교사가 저입니다": an adult victim; help for adults (1366, the centre).
         return Plan(["utter_adult_victim"])
+    if not turn.danger and role == "student" and reading.asks_report_button(turn.text):
+        # "틱톡에 내 합성영상 올라온거 신고버튼 눌러도 됨?": yes, after a capture;
+        # told for the first time, the support first.
+        told = reading.victim_cue(turn.text) and not turn.slots.get("stance")
+        return Plan((["utter_report_incident"] if told else []) + ["utter_platform_report"])
     if not turn.danger and intent != "delete_my_data" and reading.asks_where_help(turn.text):
         return Plan(["utter_where_to_report"])  # "상담 어디서 해요?": the places
     if not turn.danger and intent not in OWN_REQUESTS:
@@ -1311,6 +1316,7 @@ def _report_details(turn: Turn, role: Text) -> Dict[Text, Any]:
     once known as the victim), before any report was started."""
     if (
         role != "student"
+        or "utter_threat" in turn.session  # a threat: 112 first, no form started unasked
         or turn.intent not in DETAIL_INTENTS
         or turn.slots.get("paused_form")
         or _report_in_progress(turn)

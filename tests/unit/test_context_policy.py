@@ -860,3 +860,16 @@ def test_the_same_threat_told_on_gets_the_short_reply_not_a_second_page():
     answered = [user("네 집이에요", "affirm"), bot("utter_threat_safe", "action_crisis_update")]
     again = user("신고하면 바로 올려버린다고 했어요", "crisis", danger="threat")
     assert plan(first, replied, answered, again) == ["utter_threat_more"]
+
+
+def test_the_report_button_gets_capture_first_and_a_threat_starts_no_form():
+    told = user("인스타에 내 합성사진 올라온거 신고하기 버튼 눌러도 돼?", "report_incident")
+    assert plan(told) == ["utter_report_incident", "utter_platform_report"]
+    known = [SlotSet("stance", "victim"), bot("utter_report_incident")]
+    assert plan(known, user("게시물 신고 눌러도 되나요?", "ask_takedown")) == [
+        "utter_platform_report"
+    ]
+    threat = [user("돈 안주면 사진 뿌린대", "crisis", danger="threat"),
+              bot("utter_threat", "action_crisis_handoff")]  # fmt: skip
+    detail = user("그 사람 우리 학교도 알아요 ㅠ 인스타 dm이었어요", "report_incident")
+    assert "report_form" not in (plan(threat, detail) or [])
