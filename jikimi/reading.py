@@ -1376,11 +1376,11 @@ def asks_where_help(text: Optional[str]) -> bool:
         is_question(text)
         and bool(
             re.search(
-                r"((상담|신고|도움|삭제)[가-힣]{0,6}(어디서|어디에|어디로|어디)|(어디서|어디에|어디로)[가-힣]{0,4}(상담|신고|도움))",
+                r"((상담|신고|도움)[가-힣]{0,6}(어디서|어디에|어디로|어디)|(어디서|어디에|어디로)[가-힣]{0,4}(상담|신고|도움))",
                 s,
             )
         )
-        and not re.search(r"(연결|여기서|지킴이)", s)
+        and not re.search(r"(연결|여기서|지킴이|삭제|지워|지우)", s)  # takedown: its own answer
     )
 
 

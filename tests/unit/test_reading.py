@@ -589,3 +589,8 @@ def test_a_threat_against_the_child_is_not_the_child_sharing():
 def test_will_tell_and_afraid_to_tell_a_teacher(text, plan, tell):
     assert reading.own_plan(text) is plan
     assert reading.wonders_whether_to_tell(text) is tell
+
+
+def test_where_to_get_help_is_not_where_to_ask_for_a_takedown():
+    assert reading.asks_where_help("상담은 어디서 받아요?")
+    assert not reading.asks_where_help("게시물 삭제 요청은 어디에 하면 되나요?")
