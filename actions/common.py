@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import re
 from typing import Any, Dict, Iterable, List, Optional, Text
 
 from rasa_sdk import Tracker
@@ -109,8 +110,11 @@ def numbers_said_last(tracker: Tracker) -> List[Text]:
     """The services named by the latest bot bubble that named any ("아까 그거
     번호" a few turns later, or in the middle of the quiz)."""
     for event in reversed(tracker.events):
-        if event.get("event") == "bot" and event.get("text"):
-            named = reading.hotlines_named(event["text"])
+        text = event.get("text") or ""
+        # Not a quiz question's choices ("① 117 ② 119 ③ 109"): that would give
+        # the answer away, and it is no number the bot told her to call.
+        if event.get("event") == "bot" and text and not re.search(r"퀴즈 \d+/\d+", text):
+            named = reading.hotlines_named(text)
             if named:
                 return named
     return []

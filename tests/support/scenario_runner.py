@@ -257,7 +257,16 @@ class Conversation:
         )
         if answer.status_code != 200:
             raise AssertionError(f"the desk answered {answer.status_code}")
-        return self._wait_for_turn(sent_at, known)
+        turn = self._wait_for_turn(sent_at, known)
+        # One SMS may cause two turns ("CODE words" to a request not accepted yet:
+        # accepted, then the words), delivered one after the other: let them settle.
+        settle = time.monotonic() + 2.0
+        while time.monotonic() < settle:
+            time.sleep(0.3)
+            later = _turn_since(self._events(), sent_at, may_erase=False, after=known, whole=True)
+            if later is not None and len(later) > len(turn):
+                turn, settle = later, time.monotonic() + 2.0
+        return turn
 
     # what was stored and sent
 
@@ -327,7 +336,11 @@ ERASED_TURN = [{"event": "action", "name": "action_delete_my_data"}]
 
 
 def _turn_since(
-    events: List[Dict[str, Any]], sent_at: float, may_erase: bool = True, after: int = 0
+    events: List[Dict[str, Any]],
+    sent_at: float,
+    may_erase: bool = True,
+    after: int = 0,
+    whole: bool = False,
 ) -> Optional[List[Dict[str, Any]]]:
     """The bot's turn that answered a message sent at `sent_at`, or None while
     it is not finished (its last event must be action_listen). Events before
@@ -342,7 +355,8 @@ def _turn_since(
         if i >= after and e.get("event") == "user" and (e.get("timestamp") or 0) >= slack
     ]  # fmt: skip
     if users:
-        turn = events[users[-1] + 1 :]
+        # whole: every turn the message caused (one SMS may cause two), not the last.
+        turn = events[users[0 if whole else -1] + 1 :]
         return turn if any(e.get("event") == "action" for e in turn) else None
     # After the restart the tracker store keeps only what follows it: a new
     # session (action_session_start) that Rasa starts at once.
