@@ -999,7 +999,7 @@ def _route(turn: Turn) -> Optional[Plan]:
             return Plan(["utter_legal_aid"])  # "소송 비용 지원 있나요?": the centre links it
         if reading.plans_to_expose(turn.text):
             return Plan(["utter_dont_confront"])  # shaming him in a group chat: not alone
-        if reading.asks_to_connect(turn.text) and intent != "delete_my_data":
+        if reading.asks_to_connect(turn.text):
             return _counsellor(turn)  # "ㅇㅇ 연결ㄱㄱ": the offer first, or the page after it
     specific = _specific(turn, intent, role, stance)
     if specific:

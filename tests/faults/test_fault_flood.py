@@ -95,9 +95,16 @@ async def test_a_flood_stays_within_the_caps_and_a_real_crisis_still_gets_throug
     started = time.monotonic()
 
     # One websocket, a fresh session id with every message.
+    flood_started = time.monotonic()
     acks = await flood(stack, 150)
+    flood_s = time.monotonic() - flood_started
     handled = [a for a in acks if a.get("ok")]
-    assert len(handled) <= stack.settings.sender_messages_per_minute + 1, len(handled)
+    # The limiter (jikimi/ratelimit.py, GCRA) allows a burst of N, then one more
+    # every 60/N seconds while the flood lasts: on a loaded machine the flood is
+    # slower and a message or two more is let through, which is the limit working.
+    per_minute = stack.settings.sender_messages_per_minute
+    refill = int(flood_s * per_minute / 60)
+    assert len(handled) <= per_minute + 1 + refill, (len(handled), round(flood_s, 1))
     assert all(a.get("retry_in") == 60 for a in acks if not a.get("ok"))
     # One address, many sockets.
     more = await many_sockets(stack, 12, 3)
