@@ -106,6 +106,11 @@ def previous_bot_bubbles(tracker: Tracker) -> List[Text]:
     return texts[::-1]
 
 
+def service_replies(ids: Iterable[Text]) -> List[content.Reply]:
+    """Each service of content/resources.yml, a bubble of its own."""
+    return [r for rid in ids for r in content.bubbles("resources_list.j2", ids=[rid])]
+
+
 def numbers_said_last(tracker: Tracker) -> List[Text]:
     """The services named by the latest bot bubble that named any ("아까 그거
     번호" a few turns later, or in the middle of the quiz)."""

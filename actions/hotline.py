@@ -11,7 +11,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import numbers_said_last, previous_bot_bubbles, send
+from actions.common import numbers_said_last, previous_bot_bubbles, send, service_replies
 from jikimi import content, reading
 
 MAX_SERVICES = 2  # one or two numbers asked about; more is a list, not an answer
@@ -38,6 +38,5 @@ class ActionHotline(Action):
             said = " ".join(previous_bot_bubbles(tracker))
             ids = (reading.hotlines_named(said) or numbers_said_last(tracker))[:MAX_SERVICES]
         ids = ids or ["1388"]  # "the number" without saying which: the line for students
-        replies = [r for rid in ids for r in content.bubbles("resources_list.j2", ids=[rid])]
-        send(dispatcher, replies, tracker)
+        send(dispatcher, service_replies(ids), tracker)
         return [SlotSet("hotline", ids[-1])]

@@ -20,7 +20,14 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import channel_of, numbers_said_last, previous_bot_texts, send, this_turn
+from actions.common import (
+    channel_of,
+    numbers_said_last,
+    previous_bot_texts,
+    send,
+    service_replies,
+    this_turn,
+)
 from actions.report import QUESTION_INTENTS, answer_question
 from actions.sources import asked_for_sources, source_ids
 from jikimi import content, quiz_answers, reading
@@ -171,10 +178,8 @@ class ValidateQuizForm(FormValidationAction):
             answered = _questions_by_id().get(ids[index - 1])
             if answered is not None:
                 why = content.message("quiz_why", explanation=answered.explanation).text
-                send(
-                    dispatcher,
-                    [content.Reply(why, content.quiz_feedback(answered, None)[-1].buttons)],
-                )
+                button = content.sources_button(answered.facts)
+                send(dispatcher, [content.Reply(why, (button,) if button else ())])
                 return {"quiz_answer": None, "form_aside": "question"}
         given = quiz_answers.parse_answer(question, text)
         dont_know = (
@@ -184,10 +189,8 @@ class ValidateQuizForm(FormValidationAction):
         )
         if given is None and not dont_know and reading.asks_number_again(text):
             # "아 잠만 아까 그거 번호 뭐였지": the numbers said last, then the question.
-            ids = numbers_said_last(tracker)[:2] or ["1388"]
-            send(
-                dispatcher, [r for i in ids for r in content.bubbles("resources_list.j2", ids=[i])]
-            )
+            services = numbers_said_last(tracker)[:2] or ["1388"]
+            send(dispatcher, service_replies(services))
             return {"quiz_answer": None, "form_aside": "question"}
         if given is None and not dont_know:
             intent = tracker.latest_message.get("intent") or {}

@@ -1217,6 +1217,11 @@ def asks_to_connect(text: Optional[str]) -> bool:
     ) and not is_question(text)
 
 
+def wants_a_person(text: Optional[str]) -> bool:
+    """ "걍 누구랑 얘기하고싶음": to talk with someone, not with the bot."""
+    return bool(re.search(r"(누구|누군가|사람|어른)(랑|하고|와|한테|이랑)", squash(text)))
+
+
 def wants_to_talk(text: Optional[str]) -> bool:
     """ "그냥 얘기하고 싶어": to talk, not to be taught or to report."""
     s = squash(text)

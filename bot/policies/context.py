@@ -20,7 +20,6 @@ crisis dialogue works with the action server down. See docs/conversation.md.
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Dict, List, Optional, Sequence, Text, Tuple
 
@@ -1237,7 +1236,7 @@ def _route(turn: Turn) -> Optional[Plan]:
     if intent in ("crisis", "express_distress", "nlu_fallback", "request_counsellor") and (
         reading.wants_to_talk(turn.text)
     ):
-        if re.search(r"(누구|누군가|사람|어른)(랑|하고|와|한테|이랑)", reading.squash(turn.text)):
+        if reading.wants_a_person(turn.text):
             return _counsellor(turn)  # "걍 누구랑 얘기하고싶음": a person, offered
         return Plan(["utter_just_talk"])
     if (
