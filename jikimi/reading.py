@@ -781,6 +781,41 @@ def corrected_to(text: Optional[str]) -> str:
     return parts[-1].strip() if len(parts) > 1 else ""
 
 
+# The people named are the ones who saw it or got it, not who made or spread it:
+# "누가 합성해서 돌림 반애들 다봄", "반 애들이 다 알아", "학원 애들한테 돌았대".
+_AUDIENCE = re.compile(
+    r"(애들|친구들?|사람들?|선배들?|후배들?|오빠들?|언니들?|형들?|누나들?)(이|도|은|는|까지)?"
+    r"(다|전부|거의|이미|벌써|대부분)*(봤|봄|본|보고|봐|봤|알아|알고|알게|앎|알았)"
+    r"|(애들|친구들?|사람들?|선배들?|후배들?)(한테|에게|들한테)(다|전부)?(돌|퍼|뿌|보내|공유)"
+    r"|누가(만들|합성|올|퍼|뿌|돌)"
+)
+
+
+# What was done, told in the student's words: made, spread, seen.
+_WHAT_HAPPENED = re.compile(
+    r"(합성|딥페|만들었|만든|만들어|돌림|돌았|돌아다|돌고|돌려|퍼졌|퍼짐|퍼뜨|퍼트|뿌림|뿌렸|뿌려|"
+    r"올렸|올림|올라왔|올라옴|유포|다봤|다봄|봤대|봤다|공유했|공유됨)"
+)
+
+
+def tells_what_happened(text: Optional[str]) -> bool:
+    """A student goes on telling what was done ("누가 합성해서 돌림 반애들
+    다봄"), not a question and not a report answer."""
+    return bool(_WHAT_HAPPENED.search(squash(text))) and not is_question(text)
+
+
+_AFRAID_TO_REPORT = re.compile(
+    r"(신고|경찰|고소|112|117)[가-힣]{0,8}?"
+    r"(무섭|무서|겁나|겁남|겁이|두렵|두려|떨려|떨림|자신없|못하겠|못할것같|엄두)"
+)
+
+
+def afraid_to_report(text: Optional[str]) -> bool:
+    """"신고는 무서움", "경찰은 좀 겁나요": the step, not the danger."""
+    s = squash(text)
+    return bool(_AFRAID_TO_REPORT.search(s)) and not re.search(r"(신고했|무서웠|겁났)", s)
+
+
 def report_details(text: Optional[str], platform: Optional[str] = None) -> dict:
     """The report form's answers a victim gives unasked, right after being
     offered help ("인스타 dm으로 돌았대요", "그저께", "같은 반 남자애들", "중2요"):
@@ -795,7 +830,11 @@ def report_details(text: Optional[str], platform: Optional[str] = None) -> dict:
     if found not in (None, "skip", "other"):
         details["report_platform"] = found
     relation = report_choice("report_relation", text)
-    if relation in ("classmate", "known", "stranger") and not re.search(r"친구(가|한테|들이)", s):
+    if (
+        relation in ("classmate", "known", "stranger")
+        and not re.search(r"친구(가|한테|들이)", s)
+        and not _AUDIENCE.search(s)
+    ):
         details["report_relation"] = relation
     if _AGE_TOLD.search(s):
         age = report_choice("report_age", text)

@@ -28,13 +28,17 @@ bench-results/nlu-<pipeline>-<set>.jsonl.
 A DIET pipeline takes hours to cross-validate on 2 cores, so each pipeline's
 result is kept in bench/nlu/<pipeline>.result.json (committed: the figures
 of record behind the README), and each cross-validation fold's predictions in
-bench/nlu/<pipeline>.fold<i>of<k>.json as soon as the fold is done, with a
+bench/nlu/<pipeline>.fold<i>of<k>.json as soon as the fold is done (and the
+held-out figures of the training on all data in <pipeline>.all.json, its model
+under bench-results/models/), with a
 fingerprint of what decides it: the pipeline's steps, the number of folds, the
 training data, the three held-out sets, the code of the components it uses and the
 Rasa version. A later run reuses a result or a fold whose fingerprint matches
 (and says so: a result's parse times were measured in its own run), so a run
 cut short resumes where it stopped; --no-reuse trains everything again.
 So the table is always like for like: same data, same sets, same folds.
+The folds and the training on all data are separate processes, --jobs at a
+time, so that one pipeline's folds train side by side.
 
 Usage: make bench-nlu   (3-fold, four pipelines, two at a time: hours on 2 cores)
        python scripts/bench_nlu.py --folds 5 --jobs 4 --pipelines final today stock ws-hangul
@@ -412,15 +416,21 @@ def run_pipeline(
     out: Path,
     fp: str = "",
     kept: Path | None = None,
+    unit: str | None = None,
 ) -> dict:
+    """Cross-validation, then one training on all data. `unit` ("fold<i>" or
+    "all") does that part alone and keeps it (a worker's share of the run);
+    the parts already kept are read back, not trained again."""
     synonyms = {key.lower(): value for key, value in data.entity_synonyms.items()}
     examples = list(data.intent_examples)
     result: Dict[str, object] = {"pipeline": name, "examples": len(examples), "steps": steps}
 
-    if k > 1:
+    if k > 1 and unit != "all":
         gold, pred = [], []
         started = time.perf_counter()
         for index, test in enumerate(folds_of(examples, k)):
+            if unit is not None and unit != f"fold{index + 1}":
+                continue
             fold_gold = gold_of([examples[i] for i in test], synonyms)
             # A fold's predictions are kept as soon as they exist: a run cut
             # short (hours for DIET) resumes at the next fold.
@@ -449,6 +459,8 @@ def run_pipeline(
                 f"{intent_metrics(fold_gold, fold_pred)['accuracy']:.3f}",
                 flush=True,
             )
+        if unit is not None:
+            return result
         result["cv"] = {
             **intent_metrics(gold, pred),
             "folds": k,
@@ -456,7 +468,17 @@ def run_pipeline(
             "seconds": round(time.perf_counter() - started),
         }
 
-    model_path, train_seconds = train(steps, data_path, tmp / f"{name}-all", name)
+    # The training on all data is kept like a fold: its held-out figures in
+    # bench/nlu/<pipeline>.all.json, its model under --out (needed for the
+    # parse times, measured once every training has finished).
+    all_file = kept / f"{name}.all.json" if kept else None
+    if all_file and all_file.exists():
+        stored = json.loads(all_file.read_text())
+        if stored.get("fingerprint") == fp and Path(stored.get("model_path", "")).exists():
+            result.update({key: stored[key] for key in ("model_path", "train_seconds", *HELDOUT)})
+            return result
+    model_dir = (out / "models" if kept else tmp) / f"{name}-all"
+    model_path, train_seconds = train(steps, data_path, model_dir, name)
     model = Model(model_path)
     result["model_path"] = model_path
     result["train_seconds"] = round(train_seconds, 1)
@@ -468,6 +490,12 @@ def run_pipeline(
         with open(out / f"nlu-{name}-{set_name}.jsonl", "w") as f:
             for g, r in zip(gold, pred, strict=True):
                 f.write(json.dumps({**g, "predicted": r}, ensure_ascii=False) + "\n")
+    if all_file:
+        write_atomically(
+            all_file,
+            {"fingerprint": fp, "pipeline": name, "model_path": str(Path(model_path).resolve())}
+            | {key: result[key] for key in ("train_seconds", *HELDOUT)},
+        )
     return result
 
 
@@ -612,19 +640,40 @@ def summary_line(result: dict) -> str:
     return f"{result['pipeline']}: {json.dumps(summary)}"
 
 
-def run_workers(args, names: List[str], extra_args: List[str], tmp: Path) -> List[dict]:
-    """One process per pipeline, at most --jobs at a time (DIET trains on about
-    one core; the linear pipeline in seconds). Each writes its result as JSON."""
+def missing_units(keep_dir: Path, name: str, fp: str, k: int) -> List[str]:
+    """The parts of a pipeline's run not kept yet: its folds, then all data."""
+
+    def done(path: Path) -> bool:
+        if not path.exists():
+            return False
+        stored = json.loads(path.read_text())
+        if stored.get("fingerprint") != fp:
+            return False
+        return "model_path" not in stored or Path(stored["model_path"]).exists()
+
+    units = [
+        f"fold{i}"
+        for i in range(1, k + 1)
+        if k > 1 and not done(keep_dir / f"{name}.fold{i}of{k}.json")
+    ]
+    return units + ([] if done(keep_dir / f"{name}.all.json") else ["all"])
+
+
+def run_workers(args, units: List[Tuple[str, str]], extra_args: List[str]) -> None:
+    """One process per part of a run (a fold, or the training on all data), at
+    most --jobs at a time, so that one pipeline's folds train side by side
+    (DIET trains on about one core). Each keeps its part in --keep."""
     import subprocess
     from concurrent.futures import ThreadPoolExecutor
 
-    def one(name: str) -> dict:
-        result_file = tmp / f"{name}-result.json"
-        log_file = args.out / f"bench-nlu-{name}.log"
+    def one(job: Tuple[str, str]) -> None:
+        name, unit = job
+        log_file = args.out / f"bench-nlu-{name}-{unit}.log"
         command = [
             sys.executable,
             str(Path(__file__).resolve()),
             "--worker",
+            unit,
             "--pipelines",
             name,
             "--folds",
@@ -635,9 +684,6 @@ def run_workers(args, names: List[str], extra_args: List[str], tmp: Path) -> Lis
             str(args.out),
             "--keep",
             str(args.keep),
-            *(["--no-reuse"] if args.no_reuse else []),
-            "--tmp",
-            str(tmp),
             *extra_args,
         ]
         # One TensorFlow thread per worker: the workers share the cores.
@@ -646,16 +692,15 @@ def run_workers(args, names: List[str], extra_args: List[str], tmp: Path) -> Lis
             "TF_INTRA_OP_PARALLELISM_THREADS": "1",
             "TF_INTER_OP_PARALLELISM_THREADS": "1",
         }
+        started = time.perf_counter()
         with open(log_file, "w") as log:
             code = subprocess.call(command, stdout=log, stderr=subprocess.STDOUT, env=env)
-        if code != 0 or not result_file.exists():
-            raise SystemExit(f"pipeline {name} failed (exit {code}); see {log_file}")
-        result = json.loads(result_file.read_text())
-        print(summary_line(result), flush=True)
-        return result
+        if code != 0:
+            raise SystemExit(f"{name} {unit} failed (exit {code}); see {log_file}")
+        print(f"   {name} {unit}: done in {time.perf_counter() - started:.0f} s", flush=True)
 
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        return list(pool.map(one, names))
+        list(pool.map(one, units))
 
 
 def main() -> int:
@@ -679,15 +724,17 @@ def main() -> int:
         help="where each pipeline's result and cross-validation folds are kept for reuse",
     )
     parser.add_argument(
-        "--jobs", type=int, default=2, help="pipelines trained at the same time, one process each"
+        "--jobs",
+        type=int,
+        default=2,
+        help="trainings at the same time (folds and all data), one process each",
     )
     parser.add_argument(
         "--no-reuse",
         action="store_true",
         help="train every pipeline again, even one whose kept result still matches",
     )
-    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--tmp", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--worker", metavar="UNIT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     from rasa.utils.log_utils import configure_structlog
@@ -710,8 +757,8 @@ def main() -> int:
         for name in args.pipelines
     }
 
-    def run_one(name: str, tmp: Path) -> dict:
-        result = run_pipeline(
+    def run_one(name: str, tmp: Path, unit: str | None = None) -> dict:
+        return run_pipeline(
             name,
             pipeline_steps(name, extra),
             data,
@@ -720,21 +767,22 @@ def main() -> int:
             tmp,
             args.out,
             prints[name],
-            None if args.no_reuse else args.keep,
+            args.keep,
+            unit,
         )
-        result["fingerprint"] = prints[name]
-        keep(args.keep, result)  # kept even if the speed measurement never comes
-        return result
 
     if args.worker:
         (name,) = args.pipelines
-        result = run_one(name, args.tmp)
-        (args.tmp / f"{name}-result.json").write_text(json.dumps(result, default=str))
+        with tempfile.TemporaryDirectory(prefix="bench-nlu-") as tmp_name:
+            run_one(name, Path(tmp_name), args.worker)
         return 0
 
     kept = {}
-    if not args.no_reuse:
-        for name in args.pipelines:
+    for name in args.pipelines:
+        if args.no_reuse:
+            for path in args.keep.glob(f"{name}.*.json"):
+                path.unlink()  # every part of it trained again
+        else:
             result = reused(args.keep, name, prints[name])
             if result is not None:
                 kept[name] = result
@@ -753,12 +801,20 @@ def main() -> int:
                 f"({args.folds}-fold cross-validation, then all data; {args.jobs} at a time) ...",
                 flush=True,
             )
-        if args.jobs > 1 and len(names) > 1:
-            fresh = run_workers(args, names, extra_args, tmp)
-        else:
-            for name in names:
-                fresh.append(run_one(name, tmp))
-                print(summary_line(fresh[-1]), flush=True)
+        units = [
+            (name, unit)
+            for name in names
+            for unit in missing_units(args.keep, name, prints[name], args.folds)
+        ]
+        if args.jobs > 1 and len(units) > 1:
+            run_workers(args, units, extra_args)
+        # Every part kept now (or trained here, one after another): the result.
+        for name in names:
+            result = run_one(name, tmp)
+            result["fingerprint"] = prints[name]
+            keep(args.keep, result)  # kept even if the speed measurement never comes
+            fresh.append(result)
+            print(summary_line(result), flush=True)
         if fresh:
             print("Measuring model load and parse latency, one pipeline at a time ...", flush=True)
         for result in fresh:

@@ -149,6 +149,7 @@ CONTEXT_ONLY = (
     "utter_counsellor_ask", "utter_teacher_no_own_inquiry", "utter_blamed_by_others",
     "utter_delete_what", "utter_adult_victim", "utter_dont_know", "utter_keeping_law",
     "utter_capture_yes", "utter_can_still_report", "utter_capture_yes_short", "utter_legal_aid",
+    "utter_heard_more", "utter_heard_more_help", "utter_report_scary",
 )  # fmt: skip
 DANGER_REPLY = {
     "medical": "utter_crisis_medical",
@@ -977,6 +978,25 @@ def _route(turn: Turn) -> Optional[Plan]:
         # told for the first time, the support first.
         told = reading.victim_cue(turn.text) and not turn.slots.get("stance")
         return Plan((["utter_report_incident"] if told else []) + ["utter_platform_report"])
+    if (
+        role == "student"
+        and not turn.danger
+        and "utter_report_incident" in turn.previous
+        and intent not in OWN_REQUESTS
+        and not _report_details(turn, role)
+        and reading.tells_what_happened(turn.text)
+        and not reading.involved_cue(turn.text)
+    ):
+        # "누가 합성해서 돌림 반애들 다봄" right after the support (given on
+        # "내사진"): heard, and the help; no report started unasked.
+        return Plan(["utter_heard_more", "utter_heard_more_help"])
+    if (
+        role == "student"
+        and not turn.danger
+        and not _report_in_progress(turn)
+        and reading.afraid_to_report(turn.text)
+    ):
+        return Plan(["utter_report_scary"])  # "신고는 무서움": help without a report
     if not turn.danger and intent != "delete_my_data" and reading.asks_where_help(turn.text):
         return Plan(["utter_where_to_report"])  # "상담 어디서 해요?": the places
     if not turn.danger and intent not in OWN_REQUESTS:

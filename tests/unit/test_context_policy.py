@@ -275,7 +275,15 @@ def test_roles_are_kept_from_what_was_said():
 
 def test_the_same_long_reply_is_not_sent_twice_in_a_row():
     before = [user("내 사진이 합성됐어", "report_incident"), bot("utter_report_incident")]
-    assert plan(*before, user("내 사진이 합성됐다고ㅠ", "report_incident")) == ["utter_what_next"]
+    # Said again, louder: heard (not the support's long reply once more).
+    assert plan(*before, user("내 사진이 합성됐다고ㅠ", "report_incident")) == [
+        "utter_heard_more",
+        "utter_heard_more_help",
+    ]
+    more = [bot("utter_heard_more", "utter_heard_more_help")]
+    assert plan(*before, *more, user("내 사진이 합성됐다니까", "report_incident")) != [
+        "utter_report_incident"
+    ]
 
 
 # --- the policy as Rasa runs it ---------------------------------------------------
@@ -873,3 +881,31 @@ def test_the_report_button_gets_capture_first_and_a_threat_starts_no_form():
               bot("utter_threat", "action_crisis_handoff")]  # fmt: skip
     detail = user("그 사람 우리 학교도 알아요 ㅠ 인스타 dm이었어요", "report_incident")
     assert "report_form" not in (plan(threat, detail) or [])
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["어떤 애가 합성해서 단체로 뿌렸대 학원 애들도 봤대", "몰래 만든거 돌았는데 반 애들 다 알아 ㅠ"],
+)
+def test_the_story_told_after_the_support_is_heard_and_no_report_starts(text):
+    fragment = [user("제 얼굴 ㅠ", "report_incident"), SlotSet("stance", "victim"),
+                bot("utter_report_incident")]  # fmt: skip
+    assert plan(fragment, user(text, "report_incident")) == [
+        "utter_heard_more",
+        "utter_heard_more_help",
+    ]
+
+
+def test_report_answers_after_the_support_still_start_the_report():
+    told = [user("반 애들이 내 얼굴로 합성했대", "report_incident"), SlotSet("stance", "victim"),
+            bot("utter_report_incident")]  # fmt: skip
+    assert plan(told, user("페북에 돌고 있대요", "report_incident")) == [
+        "utter_report_details",
+        "report_form",
+    ]
+
+
+@pytest.mark.parametrize("text", ["경찰에 말하는건 너무 겁나요", "근데 신고하기 좀 두려움"])
+def test_afraid_to_report_gets_help_without_a_report(text):
+    told = [SlotSet("stance", "victim"), bot("utter_report_incident")]
+    assert plan(told, user(text, "express_distress")) == ["utter_report_scary"]

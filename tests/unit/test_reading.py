@@ -594,3 +594,30 @@ def test_will_tell_and_afraid_to_tell_a_teacher(text, plan, tell):
 def test_where_to_get_help_is_not_where_to_ask_for_a_takedown():
     assert reading.asks_where_help("상담은 어디서 받아요?")
     assert not reading.asks_where_help("게시물 삭제 요청은 어디에 하면 되나요?")
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("모르는 애가 합성한거 같은데 반 애들이 벌써 다 봤대", {}),  # who saw, not who made
+        ("학교 선배들한테 다 돌았대요", {}),
+        ("누가 만들었는지도 몰라요 옆반애들 다 알고", {}),
+        ("같은 반 남자애가 만든거래요", {"report_relation": "classmate"}),
+        ("학원 오빠가 만듦", {"report_relation": "known"}),
+    ],
+)
+def test_report_details_the_audience_is_not_the_one_who_made_it(text, expected):
+    assert reading.report_details(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("솔직히 경찰서 가는게 겁나요", True),
+        ("신고까지는 못하겠어요", True),
+        ("경찰한테 신고했는데 무서웠어", False),
+        ("너무 무서워요", False),
+    ],
+)
+def test_afraid_to_report(text, expected):
+    assert reading.afraid_to_report(text) is expected
