@@ -811,7 +811,7 @@ _AFRAID_TO_REPORT = re.compile(
 
 
 def afraid_to_report(text: Optional[str]) -> bool:
-    """"신고는 무서움", "경찰은 좀 겁나요": the step, not the danger."""
+    """Fear of the report itself ("신고는 무서움", "경찰은 좀 겁나요"), not of a danger."""
     s = squash(text)
     return bool(_AFRAID_TO_REPORT.search(s)) and not re.search(r"(신고했|무서웠|겁났)", s)
 

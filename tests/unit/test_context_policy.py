@@ -885,7 +885,10 @@ def test_the_report_button_gets_capture_first_and_a_threat_starts_no_form():
 
 @pytest.mark.parametrize(
     "text",
-    ["어떤 애가 합성해서 단체로 뿌렸대 학원 애들도 봤대", "몰래 만든거 돌았는데 반 애들 다 알아 ㅠ"],
+    [
+        "어떤 애가 합성해서 단체로 뿌렸대 학원 애들도 봤대",
+        "몰래 만든거 돌았는데 반 애들 다 알아 ㅠ",
+    ],
 )
 def test_the_story_told_after_the_support_is_heard_and_no_report_starts(text):
     fragment = [user("제 얼굴 ㅠ", "report_incident"), SlotSet("stance", "victim"),
