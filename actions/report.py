@@ -184,6 +184,15 @@ class ValidateReportForm(FormValidationAction):
         text = value if isinstance(value, str) else ""
         # "남아있으면 지워줄 수 있어요?" holds an answer word but asks something.
         asks = reading.is_question(text) and len(reading.squash(text)) > QUESTION_MIN_CHARS
+        other = reading.others_case(text)
+        if other:
+            # "울언니는 에타에 자기 사진 올라왔대 언니는 대학생임" is no answer
+            # for her (not her age): help for the other, then the question again.
+            adult = other == "adult"
+            dispatcher.utter_message(
+                response="utter_other_case_adult" if adult else "utter_other_case"
+            )
+            return {slot: None, "form_aside": "question"}
         answer = None if asks else reading.report_choice(slot, text)
         if answer is not None:
             return {slot: answer}

@@ -816,6 +816,26 @@ def afraid_to_report(text: Optional[str]) -> bool:
     return bool(_AFRAID_TO_REPORT.search(s)) and not re.search(r"(신고했|무서웠|겁났)", s)
 
 
+# Someone else's own case, told beside hers: "울언니는 에타에 자기 사진
+# 올라왔대", "친구도 당했대요", "동생 얼굴도 합성됐대".
+_KIN = r"(언니|오빠|누나|형|남동생|여동생|동생|친구|사촌|베프|절친)"
+_OTHERS_CASE = re.compile(
+    _KIN + r"(는|도|들도|들은|네)[가-힣]{0,12}?(자기|본인|지)(사진|얼굴|영상)"
+    r"|" + _KIN + r"(도|들도)(당했|당함|합성당|합성됐|피해)"
+    r"|" + _KIN + r"(사진|얼굴|영상)(도)(합성|올라|돌|퍼)"
+)
+_ADULT_OTHER = re.compile(r"(대학생|성인|직장인|스무살|20살|대학다녀|대학교다녀|군인)")
+
+
+def others_case(text: Optional[str]) -> Optional[str]:
+    """Someone else's own case told beside hers: "adult" when said to be one,
+    "other" otherwise; None when it is not another's case."""
+    s = squash(text)
+    if not _OTHERS_CASE.search(s):
+        return None
+    return "adult" if _ADULT_OTHER.search(s) else "other"
+
+
 def report_details(text: Optional[str], platform: Optional[str] = None) -> dict:
     """The report form's answers a victim gives unasked, right after being
     offered help ("인스타 dm으로 돌았대요", "그저께", "같은 반 남자애들", "중2요"):

@@ -149,7 +149,8 @@ CONTEXT_ONLY = (
     "utter_counsellor_ask", "utter_teacher_no_own_inquiry", "utter_blamed_by_others",
     "utter_delete_what", "utter_adult_victim", "utter_dont_know", "utter_keeping_law",
     "utter_capture_yes", "utter_can_still_report", "utter_capture_yes_short", "utter_legal_aid",
-    "utter_heard_more", "utter_heard_more_help", "utter_report_scary",
+    "utter_heard_more", "utter_heard_more_help", "utter_report_scary", "utter_other_case",
+    "utter_other_case_adult",
 )  # fmt: skip
 DANGER_REPLY = {
     "medical": "utter_crisis_medical",
@@ -990,6 +991,10 @@ def _route(turn: Turn) -> Optional[Plan]:
         # "누가 합성해서 돌림 반애들 다봄" right after the support (given on
         # "내사진"): heard, and the help; no report started unasked.
         return Plan(["utter_heard_more", "utter_heard_more_help"])
+    other = reading.others_case(turn.text)
+    if role == "student" and not turn.danger and other and turn.slots.get("stance") == "victim":
+        # "울언니도 에타에 자기 사진 올라왔대": help for her sister too.
+        return Plan(["utter_other_case_adult" if other == "adult" else "utter_other_case"])
     if (
         role == "student"
         and not turn.danger

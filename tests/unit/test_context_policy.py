@@ -912,3 +912,9 @@ def test_report_answers_after_the_support_still_start_the_report():
 def test_afraid_to_report_gets_help_without_a_report(text):
     told = [SlotSet("stance", "victim"), bot("utter_report_incident")]
     assert plan(told, user(text, "express_distress")) == ["utter_report_scary"]
+
+
+def test_another_persons_case_told_by_a_victim_gets_help_for_them():
+    told = [SlotSet("stance", "victim"), bot("utter_report_incident")]
+    sister = user("울 누나도 본인 얼굴 합성된거 봤대 대학생이야", "report_incident")
+    assert plan(told, sister) == ["utter_other_case_adult"]

@@ -621,3 +621,17 @@ def test_report_details_the_audience_is_not_the_one_who_made_it(text, expected):
 )
 def test_afraid_to_report(text, expected):
     assert reading.afraid_to_report(text) is expected
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("울 언니는 카페에 자기 사진 올라왔대 대학생임", "adult"),
+        ("베프도 당했대 ㅠ", "other"),
+        ("여동생 사진도 합성돼서 돌았대요", "other"),
+        ("친구가 알려줬는데 제 사진이 돌아요", None),
+        ("친구들도 다 봤대", None),
+    ],
+)
+def test_others_case(text, expected):
+    assert reading.others_case(text) == expected

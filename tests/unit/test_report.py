@@ -405,3 +405,20 @@ def test_a_takedown_or_evidence_question_in_the_form_is_answered_in_short():
     assert "1366" in result["_messages"][0]["text"]
     result = validate("report_when", "증거는 어떻게 남겨야 돼요?", intent="ask_evidence")
     assert any("캡처" in m["text"] for m in result["_messages"])
+
+
+@pytest.mark.parametrize(
+    "slot, text, response",
+    [
+        (
+            "report_age",
+            "근데 우리 오빠도 자기 사진 돌았대 회사 다니는데 직장인이라",
+            "utter_other_case_adult",
+        ),
+        ("report_relation", "아 그리고 제 친구도 당했대요", "utter_other_case"),
+    ],
+)
+def test_another_persons_case_is_no_answer_for_her(slot, text, response):
+    result = validate(slot, text)
+    assert result[slot] is None and result["form_aside"] == "question"
+    assert [m.get("response") for m in result["_messages"]] == [response]
