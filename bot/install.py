@@ -14,7 +14,9 @@ What is changed, and when:
   after_server_start listener): a failing tracker store is reported, never
   replaced by memory (bot/outage.py); action server calls time out and fail
   safe (bot/safe_failure.py). The listener also keeps the agent for the channel
-  guard (`LoadedAgent`), which checks payloads against its domain.
+  guard (`LoadedAgent`), which checks payloads against its domain, and parses
+  one fixed message so that the first student does not wait for TensorFlow to
+  trace the classifier (`warm_up`).
 - On the socket.io channel's server (`share_socketio_through_redis`): the
   client manager that carries emits between Rasa instances over Redis.
 
@@ -93,6 +95,25 @@ def install(blueprint: Optional[Blueprint] = None) -> None:
         blueprint.listener("before_server_stop")(_on_server_stop)
 
 
+# Parsed once when the model is loaded: the classifier's first prediction
+# traces its TensorFlow function (about 2 s here, more under load), which
+# would otherwise be the first student's wait (KakaoTalk gives a skill 5 s).
+WARM_UP_TEXT = "안녕하세요"
+
+
+async def warm_up(agent: Any) -> bool:
+    """Parses one fixed message (no conversation is read or written); once per agent."""
+    if agent is None or getattr(agent, "_jikimi_warm", False) or not agent.is_ready():
+        return False
+    agent._jikimi_warm = True
+    try:
+        await agent.parse_message(WARM_UP_TEXT)
+    except Exception:  # a failed warm-up only leaves the first reply slower
+        logger.exception("The warm-up parse failed; the first reply will be slower.")
+        return False
+    return True
+
+
 async def _on_agent_loaded(app: Sanic, _loop: Any) -> None:
     loaded = getattr(app.ctx, "agent", None)
     LoadedAgent.current = loaded
@@ -101,6 +122,8 @@ async def _on_agent_loaded(app: Sanic, _loop: Any) -> None:
     timeout_s = load_settings().action_timeout_s
     if safe_failure.install(loaded, timeout_s):
         logger.info("Action server calls time out after %ss and fail safe.", timeout_s)
+    if await warm_up(loaded):
+        logger.info("The classifier is warmed up (its first prediction traced).")
 
 
 async def _on_server_stop(app: Sanic, _loop: Any) -> None:

@@ -97,3 +97,24 @@ print(install.installed())
 """
     )
     assert out.strip() == "True"
+
+
+@pytest.mark.slow
+def test_the_loaded_model_is_warmed_up_once_and_a_missing_one_is_skipped(model_path):
+    """The warm-up parses one fixed message with the real model, once per agent;
+    an agent without a model is left alone (no error)."""
+    out = in_fresh_process(
+        f"""
+import asyncio
+from rasa.core.agent import Agent
+from bot import install
+install.install()
+agent = Agent.load({str(model_path)!r})
+once = asyncio.run(install.warm_up(agent)), asyncio.run(install.warm_up(agent))
+skipped = asyncio.run(install.warm_up(Agent())), asyncio.run(install.warm_up(None))
+parsed = asyncio.run(agent.parse_message("제 사진이 합성돼서 돌아요"))
+print("RESULT", *once, *skipped, parsed["intent"]["name"])
+"""
+    )
+    result = next(line for line in out.splitlines() if line.startswith("RESULT "))
+    assert result.split()[1:] == ["True", "False", "False", "False", "report_incident"]
