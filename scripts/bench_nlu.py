@@ -43,6 +43,9 @@ time, so that one pipeline's folds train side by side.
 Usage: make bench-nlu   (3-fold, four pipelines, two at a time: hours on 2 cores)
        python scripts/bench_nlu.py --folds 5 --jobs 4 --pipelines final today stock ws-hangul
        python scripts/bench_nlu.py --folds 0 --pipeline-config try=/tmp/config.yml --pipelines try
+       python scripts/bench_nlu.py --measure --pipelines today   (a kept model's parse times,
+           measured with nothing else running, kept in its all.json: a later run on a machine
+           without the model reuses them)
 """
 
 from __future__ import annotations
@@ -474,8 +477,8 @@ def run_pipeline(
     all_file = kept / f"{name}.all.json" if kept else None
     if all_file and all_file.exists():
         stored = json.loads(all_file.read_text())
-        if stored.get("fingerprint") == fp and Path(stored.get("model_path", "")).exists():
-            result.update({key: stored[key] for key in ("model_path", "train_seconds", *HELDOUT)})
+        if stored.get("fingerprint") == fp and all_part_done(stored):
+            result.update({key: stored[key] for key in ALL_PART_KEYS if key in stored})
             return result
     model_dir = (out / "models" if kept else tmp) / f"{name}-all"
     model_path, train_seconds = train(steps, data_path, model_dir, name)
@@ -497,6 +500,31 @@ def run_pipeline(
             | {key: result[key] for key in ("train_seconds", *HELDOUT)},
         )
     return result
+
+
+# What the training on all data leaves in <pipeline>.all.json: the held-out
+# figures, and once measured, the model's load and parse times.
+SPEED_KEYS = ("load_seconds", "parse_ms_p50", "parse_ms_p95")
+ALL_PART_KEYS = ("model_path", "train_seconds", *HELDOUT, *SPEED_KEYS)
+
+
+def all_part_done(stored: dict) -> bool:
+    """Its model is still here to measure, or it was measured (a machine reset
+    loses bench-results/, not the figures kept in bench/nlu/)."""
+    return Path(stored.get("model_path", "")).exists() or all(k in stored for k in SPEED_KEYS)
+
+
+def measure_kept(keep_dir: Path, name: str, fp: str) -> bool:
+    """--measure: the load and parse times of a kept training on all data whose
+    model is still here, written into its <pipeline>.all.json."""
+    path = keep_dir / f"{name}.all.json"
+    stored = json.loads(path.read_text()) if path.exists() else {}
+    if stored.get("fingerprint") != fp or not Path(stored.get("model_path", "")).exists():
+        return False
+    measure_speed(stored)
+    write_atomically(path, stored)
+    print(f"{name}: parse p50 {stored['parse_ms_p50']} ms, p95 {stored['parse_ms_p95']} ms")
+    return True
 
 
 def measure_speed(result: dict) -> None:
@@ -649,7 +677,7 @@ def missing_units(keep_dir: Path, name: str, fp: str, k: int) -> List[str]:
         stored = json.loads(path.read_text())
         if stored.get("fingerprint") != fp:
             return False
-        return "model_path" not in stored or Path(stored["model_path"]).exists()
+        return "model_path" not in stored or all_part_done(stored)
 
     units = [
         f"fold{i}"
@@ -734,6 +762,12 @@ def main() -> int:
         action="store_true",
         help="train every pipeline again, even one whose kept result still matches",
     )
+    parser.add_argument(
+        "--measure",
+        action="store_true",
+        help="only measure the load and parse times of kept trainings on all data "
+        "(one at a time, with nothing else running) and keep them",
+    )
     parser.add_argument("--worker", metavar="UNIT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -777,6 +811,10 @@ def main() -> int:
             run_one(name, Path(tmp_name), args.worker)
         return 0
 
+    if args.measure:
+        measured = [measure_kept(args.keep, name, prints[name]) for name in args.pipelines]
+        return 0 if any(measured) else 1
+
     kept = {}
     for name in args.pipelines:
         if args.no_reuse:
@@ -795,17 +833,17 @@ def main() -> int:
     fresh: List[dict] = []
     with tempfile.TemporaryDirectory(prefix="bench-nlu-") as tmp_name:
         tmp = Path(tmp_name)
-        if names:
-            print(
-                f"Training {', '.join(names)} on {len(data.intent_examples)} examples "
-                f"({args.folds}-fold cross-validation, then all data; {args.jobs} at a time) ...",
-                flush=True,
-            )
         units = [
             (name, unit)
             for name in names
             for unit in missing_units(args.keep, name, prints[name], args.folds)
         ]
+        if units:
+            print(
+                f"Training {', '.join(f'{n} {u}' for n, u in units)} on "
+                f"{len(data.intent_examples)} examples ({args.jobs} at a time) ...",
+                flush=True,
+            )
         if args.jobs > 1 and len(units) > 1:
             run_workers(args, units, extra_args)
         # Every part kept now (or trained here, one after another): the result.
@@ -815,10 +853,11 @@ def main() -> int:
             keep(args.keep, result)  # kept even if the speed measurement never comes
             fresh.append(result)
             print(summary_line(result), flush=True)
-        if fresh:
+        if any(not all(key in r for key in SPEED_KEYS) for r in fresh):
             print("Measuring model load and parse latency, one pipeline at a time ...", flush=True)
         for result in fresh:
-            measure_speed(result)
+            if not all(key in result for key in SPEED_KEYS):  # not measured with its all.json
+                measure_speed(result)
             result["finished"] = time.strftime("%Y-%m-%d %H:%M")
             keep(args.keep, result)
             kept[result["pipeline"]] = result
