@@ -133,7 +133,8 @@ def yes_no(
         core = _LEAD_FILLER.sub("", core) or core
     whole = _strip_tail(core)
     not_okay = "안괜찮" in core or "괜찮지않" in core
-    okay = ("괜찮" in core) and not not_okay
+    # "오래 걸려도 괜찮아요": a concession ("even if"), not "no thanks".
+    okay = ("괜찮" in re.sub(r"(어도|아도|여도|해도|라도|워도)괜찮", "", core)) and not not_okay
     affirmed, negated = _verb_readings(core, verbs)
     keeps = any(verb in core for verb in keep_verbs)
     says_yes = whole in _YES_WHOLE or bool(_YES_LEAD.match(core)) or affirmed
@@ -180,7 +181,7 @@ _ASKING_END = re.compile(
     r"궁금합니다|궁금해요|여쭙습니다|여쭤봅니다|여쭙니다|알고싶습니다|알고싶어요)$"
 )
 _QUESTION_END = re.compile(
-    r"(지|죠|거야|거예요|거에요|돼|래|어요|뭐야|뭐예요|뭐에요|뭔데|뭐임|어떡해|어떻게|어케|어캄|어떡함|"
+    r"(지|죠|거야|거예요|거에요|돼|래|어요|려|해|뭐야|뭐예요|뭐에요|뭔데|뭐임|어떡해|어떻게|어케|어캄|어떡함|"
     r"어떻게해|어떡하지|어케해|어케함|어캐|어쩌지|임|맞아|있어|있어요|없어|없어요|됨|되는데|되는거|데|는데|냐며|가|나)$"
 )
 _QUESTION_WORD = re.compile(
@@ -482,7 +483,7 @@ def told_of_own_picture(text: Optional[str]) -> bool:
 # What a teacher or parent asks about helping: "어떻게 말을 꺼내야", "하지 말아야 할 것".
 _HELP_CHILD = re.compile(
     r"(말을꺼|어떻게말|뭐라고말|뭐라고해|어떻게이야기|어떻게얘기|뭐라고이야기|뭐라고얘기|어떻게대해|"
-    r"하지말아야|하면안되|주의할|조심할|조심해야|주의해야|먼저해야|가장먼저|"
+    r"하지말아야|하면안되|해서는안되|해선안되|하면안될|주의할|조심할|조심해야|주의해야|먼저해야|가장먼저|"
     r"무엇부터|뭐부터|"
     r"못하게막|막는게|빼앗|뺏어)"
 )
@@ -490,6 +491,31 @@ _HELP_CHILD = re.compile(
 
 def asks_how_to_help(text: Optional[str]) -> bool:
     return bool(_HELP_CHILD.search(squash(text)))
+
+
+def asks_donts(text: Optional[str]) -> bool:
+    """ "제가 해서는 안 되는 일이 있을까요?": what not to do, alone."""
+    return bool(re.search(r"(하지말아야|하면안되|해서는안되|해선안되|하면안될)", squash(text)))
+
+
+# Must she face the one who did it ("내일도 학원 가야돼요? 그 쌤 수업 있어요").
+_FACE = re.compile(
+    r"(가야돼|가야되|가야해|가야하|가야됨|가야함|나가야|봐야돼|봐야되|봐야해|마주쳐야|마주치면|얼굴봐야|같은반이어야)"
+)
+
+
+def asks_face_offender(text: Optional[str]) -> bool:
+    return is_question(text) and bool(_FACE.search(squash(text)))
+
+
+# "엄마가 안 믿으면요", "선생님이 거짓말이라고 하면": not being believed.
+_NOT_BELIEVED = re.compile(
+    r"(안믿|못믿|믿지않|믿어줄까|믿어줄지|믿을까|거짓말이라고|거짓말하지말라)"
+)
+
+
+def fears_not_believed(text: Optional[str]) -> bool:
+    return bool(_NOT_BELIEVED.search(squash(text)))
 
 
 # A teacher asks whether the school must tell the police.
@@ -836,6 +862,40 @@ def others_case(text: Optional[str]) -> Optional[str]:
     return "adult" if _ADULT_OTHER.search(s) else "other"
 
 
+# Someone is near her now: at the door, at the gate, following her.
+_NEAR_NOW = re.compile(
+    r"(문앞|집앞|교문앞|학교앞|학원앞|와있|와있어|기다리고있|기다린대|기다린다|따라오|따라와|쫓아오|"
+    r"쫓아와|뒤따라|미행|문을?두드|두드려|두들겨)"
+)
+
+
+def danger_near(text: Optional[str]) -> bool:
+    """The threat is a person close by now ("만든 애가 우리집 문앞에 와있어"),
+    not a message on a screen: 112 and an adult now, not the sextortion advice."""
+    return bool(_NEAR_NOW.search(squash(text)))
+
+
+# The review body (방심위, now 방미심위) by its names and number.
+_REVIEW_BODY = r"(1377|방통위|방심위|방미심위|방송통신심의|방송미디어통신심의|심의위원회|심의)"
+
+
+def asks_1377(text: Optional[str]) -> bool:
+    """ "방통위 번호가 1377이 맞습니까?": the review body's number."""
+    s = squash(text)
+    return bool(re.search(_REVIEW_BODY, s)) and bool(re.search(r"(1377|번호|전화|연락처)", s))
+
+
+def asks_review_delay(text: Optional[str]) -> bool:
+    """ "심의가 멈춰 있었다던데 신고해도 소용 있나요?", "2주째 아무 조치가 없어요":
+    the review halt of 2025-2026 and what still helps."""
+    s = squash(text)
+    return bool(re.search(_REVIEW_BODY, s)) and bool(
+        re.search(
+            r"(멈|늦|오래|조치가없|아무조치|소용|기다려야|밀렸|공백|처리가안|답이없|연락이없)", s
+        )
+    )
+
+
 def report_details(text: Optional[str], platform: Optional[str] = None) -> dict:
     """The report form's answers a victim gives unasked, right after being
     offered help ("인스타 dm으로 돌았대요", "그저께", "같은 반 남자애들", "중2요"):
@@ -1108,7 +1168,10 @@ def hypothetical(text: Optional[str]) -> bool:
 
 
 _MY_FAULT = re.compile(
-    r"((내|제|나|저)[가-힣]{0,8}(탓|잘못)|탓이야|탓인가|탓임|잘못이야|잘못인가|잘못한거)"
+    r"((내|제|나|저)[가-힣]{0,8}(탓|잘못)|탓이야|탓인가|탓임|잘못이야|잘못인가|잘못한거"
+    # "내가 괜히 인스타에 사진 올려서 그런건가", "공개로 해놔서 그런거지"
+    r"|(내가|제가|괜히)[가-힣]{0,16}(올려서|올린거|올린게|해놔서|해둬서|해서|공개로)[가-힣]{0,4}"
+    r"(그런|이런|그랬|이렇게)(건가|거지|거야|거죠|걸까|가|거예요|거에요|건가요|건지))"
 )
 
 
@@ -1142,7 +1205,9 @@ def asks_my_fault(text: Optional[str]) -> bool:
     """ "내가 사진 올린 탓이야?": whether it is the writer's fault."""
     s = squash(text)
     ends = re.search(
-        r"(탓이야|잘못이야|탓임|탓인가|잘못인가|탓이에요|잘못이에요|탓이죠|잘못이죠)$", s
+        r"(탓이야|잘못이야|탓임|탓인가|잘못인가|탓이에요|잘못이에요|탓이죠|잘못이죠|그런건가|그런거지|"
+        r"그런걸까|그런거야|그런거죠|이런건가|이런거지)$",
+        _strip_tail(s) or s,
     )
     return bool(_MY_FAULT.search(s)) and (is_question(text) or bool(ends))
 

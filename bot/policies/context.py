@@ -150,7 +150,8 @@ CONTEXT_ONLY = (
     "utter_delete_what", "utter_adult_victim", "utter_dont_know", "utter_keeping_law",
     "utter_capture_yes", "utter_can_still_report", "utter_capture_yes_short", "utter_legal_aid",
     "utter_heard_more", "utter_heard_more_help", "utter_report_scary", "utter_other_case",
-    "utter_other_case_adult",
+    "utter_other_case_adult", "utter_face_offender", "utter_not_believed", "utter_1377",
+    "utter_review_delay",
 )  # fmt: skip
 DANGER_REPLY = {
     "medical": "utter_crisis_medical",
@@ -408,14 +409,21 @@ def _crisis(turn: Turn) -> Optional[Plan]:
     pause = _pause(turn)
     adult = (turn.said_role or turn.role) in ("teacher", "parent")
     other = reading.about_someone_else(turn.text, adult=adult)
-    if kind == "threat" and "utter_threat" in turn.session and not other:
+    # "합성한 애가 지금 집 앞에 와있대": the one near is the perpetrator; the
+    # one in danger is the student writing.
+    near = kind == "threat" and not adult and reading.danger_near(turn.text)
+    other = other and not near
+    if kind == "threat" and "utter_threat" in turn.session and not other and not near:
         # The same threat told on ("경찰에 말하면 진짜 올린다고 했어"): the reply
         # and the page were given this session; don't send, 112, in short.
         return Plan(pause.actions + ["utter_threat_more"], pause.events)
     if kind in ("threat", "medical"):
         # 119 or 112 first; "are you safe?" only when it is the writer's own danger.
         tail = [] if other else ["utter_ask_safe"]
-        reply = [DANGER_REPLY[kind], "action_crisis_handoff"] + tail
+        # A person at the door, not a message: don't open, 112 now, an adult
+        # (not the sextortion advice).
+        first = "utter_threat_unsafe" if near else DANGER_REPLY[kind]
+        reply = [first, "action_crisis_handoff"] + tail
         return Plan(pause.actions + reply, pause.events)
     if other:
         reply = ["utter_crisis_other", "action_crisis_handoff", "utter_ask_safe_other"]
@@ -570,7 +578,7 @@ def _answer_to_question(turn: Turn) -> Optional[Plan]:
         if reading.hotlines_named(turn.text) and "연결" not in reading.squash(turn.text):
             # "ㅇㅋ 1388에 문자해볼게": her own plan, not a yes to paging someone.
             return Plan(["utter_counsellor_declined"] + _resume_offer(turn))
-        answer = reading.yes_no(turn.text, verbs=("연결",), okay_means=reading.NO)
+        answer = reading.yes_no(turn.text, verbs=("연결", "기다릴"), okay_means=reading.NO)
         if answer != reading.NO:
             # Asked about, or unsure: answered, and nobody is paged on a guess
             # ("끊어도 돼?" and "월요일까지 기다려야 돼요?" say 돼, no yes).
@@ -802,7 +810,11 @@ def _specific(turn: Turn, intent: Text, role: Text, stance: Optional[Text]) -> O
     if reading.says_deleted_by_them(turn.text):
         # "걔가 미안하다고 자기 폰에서 다 지웠대": copies may be elsewhere.
         return Plan(["utter_deleted_not_gone"])
-    if reading.declines_report(turn.text) and role == "student":
+    if (
+        reading.declines_report(turn.text)
+        and role == "student"
+        and not reading.is_question(turn.text)
+    ):
         # "ㄴㄴ 신고는 안할래 아직": not now, and that is fine.
         return Plan(["utter_report_later"])
     if reading.spares_the_offender(turn.text):
@@ -1002,6 +1014,36 @@ def _route(turn: Turn) -> Optional[Plan]:
         and reading.afraid_to_report(turn.text)
     ):
         return Plan(["utter_report_scary"])  # "신고는 무서움": help without a report
+    if (
+        reading.asks_my_fault(turn.text)
+        and turn.slots.get("stance") != "involved"  # the classifier's guess does not count
+        and not reading.involved_cue(turn.text)
+        and role == "student"
+        and not turn.danger
+    ):
+        # "누가 합성하면 내가 사진 올린 탓이야?", "내가 괜히 인스타에 올려서 그런건가":
+        # no, never (before anything read from the same words: a platform named).
+        return Plan(["utter_not_your_fault"])
+    if role == "student" and not turn.danger and intent not in OWN_REQUESTS:
+        if turn.slots.get("stance") == "victim" and reading.asks_face_offender(turn.text):
+            return Plan(["utter_face_offender"])  # "내일도 학원 가야돼요? 그 쌤 수업 있어요"
+        if reading.fears_not_believed(turn.text) and turn.slots.get("stance") != "involved":
+            return Plan(["utter_not_believed"])  # "엄마가 안 믿으면요"
+    if (
+        role in ("teacher", "parent")
+        and not turn.danger
+        and reading.asks_donts(turn.text)
+        and turn.slots.get("stance") != "involved"
+    ):
+        return Plan(["utter_adult_donts"])  # "제가 해서는 안 되는 일이 있을까요?"
+    if not turn.danger and intent not in OWN_REQUESTS:
+        if reading.asks_review_delay(turn.text):
+            return Plan(["utter_review_delay"])  # "심의가 멈췄다던데 신고해도 소용 있나요?"
+        if reading.asks_1377(turn.text):
+            return Plan(["utter_1377"])  # "방통위 번호가 1377이 맞습니까?"
+    if intent == "goodbye" and reading.is_question(turn.text) and not reading.says_bye(turn.text):
+        # "내일도 학원 가야돼요?" read as a goodbye: asked, not left.
+        return Plan(["action_clarify"])
     if not turn.danger and intent != "delete_my_data" and reading.asks_where_help(turn.text):
         return Plan(["utter_where_to_report"])  # "상담 어디서 해요?": the places
     if not turn.danger and intent not in OWN_REQUESTS:
@@ -1126,14 +1168,6 @@ def _route(turn: Turn) -> Optional[Plan]:
         and intent != "crisis"
     ):
         # "딸이 자꾸 자기 탓이라고 자책해요": not the child's fault, and what to say.
-        return Plan(["utter_not_your_fault"])
-    if (
-        reading.asks_my_fault(turn.text)
-        and turn.slots.get("stance") != "involved"  # the classifier's guess does not count
-        and not reading.involved_cue(turn.text)
-        and role == "student"
-    ):
-        # "누가 합성하면 내가 사진 올린 탓이야?": no, never.
         return Plan(["utter_not_your_fault"])
     if (
         reading.invited_to_room(turn.text)

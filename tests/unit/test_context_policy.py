@@ -918,3 +918,56 @@ def test_another_persons_case_told_by_a_victim_gets_help_for_them():
     told = [SlotSet("stance", "victim"), bot("utter_report_incident")]
     sister = user("울 누나도 본인 얼굴 합성된거 봤대 대학생이야", "report_incident")
     assert plan(told, sister) == ["utter_other_case_adult"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["합성한 애가 지금 집 앞에 와있대요 ㅠ 무서워", "사진 퍼뜨린 오빠가 학원 끝날때까지 기다린대"],
+)
+def test_a_person_near_her_now_gets_112_and_an_adult_not_the_sextortion_advice(text):
+    assert plan(user(text, "crisis", danger="threat")) == [
+        "utter_threat_unsafe",
+        "action_crisis_handoff",
+        "utter_ask_safe",
+    ]
+    form = [bot("report_form"), ActiveLoop("report_form"), SlotSet("requested_slot", "report_when")]
+    inside = plan(*form, user(text, "crisis", danger="threat"))
+    assert inside[:2] == ["action_deactivate_loop", "utter_threat_unsafe"]
+
+
+def test_facing_the_one_who_did_it_not_believed_and_a_question_read_as_goodbye():
+    known = [SlotSet("stance", "victim"), bot("utter_report_incident")]
+    assert plan(known, user("담주에도 그 선배 있는 동아리 가야돼?", "goodbye")) == [
+        "utter_face_offender"
+    ]
+    assert plan(known, user("근데 아빠가 내 말 안믿어주면 어떡해", "express_distress")) == [
+        "utter_not_believed"
+    ]
+    assert plan(user("이거 어디서 보는건지 알려줄래?", "goodbye")) == ["action_clarify"]
+
+
+def test_a_teacher_who_thanks_and_asks_what_not_to_do_gets_the_donts():
+    teacher = [user("담임입니다 우리반 학생 사진이 합성됐대요", "report_incident"),
+               SlotSet("user_role", "teacher"), SlotSet("stance", "victim"),
+               bot("utter_report_incident")]  # fmt: skip
+    asked = user("네 알겠습니다. 그럼 교사가 하면 안될 행동도 있을까요?", "thank")
+    assert plan(teacher, asked) == ["utter_adult_donts"]
+
+
+def test_a_concession_is_no_no_thanks_to_the_counsellor_offer():
+    offered = bot("action_offer_counsellor")
+    assert plan(offered, user("응 늦어도 괜찮으니까 기다릴래요", "affirm")) == [
+        "action_request_counsellor"
+    ]
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("방심위 전화번호 1377 아직 되나요?", ["utter_1377"]),
+        ("방송통신심의위원회에 신고한 지 한 달인데 답이 없어요", ["utter_review_delay"]),
+        ("심의가 밀렸다던데 그래도 신고하는 게 소용 있어?", ["utter_review_delay"]),
+    ],
+)
+def test_the_review_body_its_number_and_its_delay(text, expected):
+    assert plan(user(text, "ask_takedown")) == expected
