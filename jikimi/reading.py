@@ -360,7 +360,8 @@ _QUOTED_WISH = re.compile(
 # How teachers and parents say who they are ("교사입니다", "저희 아이가"). "상담
 # 선생님" (a counsellor the student wants) does not make the writer a teacher.
 _TEACHER = re.compile(
-    r"(교사|교원|담임|교감|교장|보건\s*선생님|선생님\s*(인데|이에요|입니다|이고|이라서)"
+    # Not "담임쌤 얼굴로…" (a student speaks of her teacher).
+    r"(교사|교원|담임(?!\s*(쌤|샘|선생님|선생|t))|교감|교장|보건\s*선생님|선생님\s*(인데|이에요|입니다|이고|이라서)"
     r"|학교에서\s*근무|(저|제가)\s*선생님|저희\s*반\s*(남|여)?(학생|아이|애)|우리\s*반\s*(남|여)?학생|제자)"
 )
 _PARENT = re.compile(
@@ -431,7 +432,13 @@ _INVOLVED = (
 # act is reported ("누가 … 만들어서 돌렸대").
 _OWN_ACT = re.compile(
     r"(만든적|합성한적|올린적|보낸적|돌린적|퍼뜨린적|산적있|구매한적|만들어서올|합성해서올|"
-    r"합성해서보|만들어서보|만들어서돌|합성해서돌)"
+    r"합성해서보|만들어서보|만들어서돌|합성해서돌"
+    # "장난으로 담임쌤 얼굴 ai로 합성해서 우리반 단톡에 올렸는데": another's face
+    # (not 내/제), made and posted, no one else the subject.
+    r"|(?<!내)(?<!제)(쌤|샘|선생님|친구|여자애|남자애|걔|얘|반애|선배|후배|언니|누나|동생|여친|애)(의)?"
+    r"(얼굴|사진|셀카|프사)(을|를|로|으로)?[가-힣a-z]{0,8}(합성해서|합성해|만들어서|만들어)[가-힣]{0,14}"
+    r"(올렸|올림|보냈|보냄|돌렸|뿌렸|퍼뜨렸|공유했)"
+    r"|장난으로[가-힣a-z]{0,16}(합성했|합성해봤|합성해서|만들었|만들어봤|만들어서))"
 )
 _OTHER_SUBJECT = re.compile(
     r"(누가|누군가|걔가|걔네가|쟤가|애들이|애들이랑|친구가|친구들이|반애들이|남자애들이|선배가|후배가|"
@@ -609,6 +616,16 @@ _INVOLVED_TOPICS = (
         "excuse",
         r"(다들했|다했는데|다른애들도|남들도|나만그런거|나만한거|다같이했|다보냈는데|장난이었|장난으로한|"
         r"별생각없이)",
+    ),
+    (
+        "any_age",
+        r"(성인인데|성인이어도|성인이라도|성인도|성인이면|어른인데|어른이어도|어른도|나이많)",
+    ),
+    # "단톡에 올린 건 아니고 우리끼리만 봤어": made, not shared (before saw_only).
+    (
+        "made_not_shared",
+        r"(올린건아니|올린거아니|안올렸|안올림|안퍼뜨|안뿌렸|보낸건아니|안보냈|우리끼리만|우리만봤|"
+        r"친구들끼리만|혼자만봤|나만봤|나만갖고|공유는안|유포는안|퍼뜨리진않)",
     ),
     ("saw_only", r"(보기만|본것만|본거|봤는데|봤어|원치않|모르고봤|그냥봤|초대만|들어가기만)"),
     (
@@ -894,6 +911,21 @@ def asks_review_delay(text: Optional[str]) -> bool:
             r"(멈|늦|오래|조치가없|아무조치|소용|기다려야|밀렸|공백|처리가안|답이없|연락이없)", s
         )
     )
+
+
+def asks_how_long(text: Optional[str]) -> bool:
+    """ "그거 얼마나 걸려", "며칠이면 돼요?": how long, said short."""
+    return bool(
+        re.search(
+            r"(얼마나|며칠|몇일|몇달|언제쯤|언제까지)(걸|지나|기다|있어야|이면|면돼|면되)",
+            squash(text),
+        )
+    )
+
+
+def fears_scolding(text: Optional[str]) -> bool:
+    """ "엄마한테 말하면 혼나요? 폰 뺏길거 같아요": afraid of being punished for telling."""
+    return bool(re.search(r"(혼나|혼날|혼내|혼낼|맞을까|뺏길|뺏겨|뺏을|압수|욕먹)", squash(text)))
 
 
 def report_details(text: Optional[str], platform: Optional[str] = None) -> dict:
@@ -2074,7 +2106,9 @@ def pleads_with_threat(text: Optional[str]) -> bool:
     s = squash(text).lower()
     return bool(
         re.search(
-            r"(빌어|사정해|애원|부탁해볼|please|제발하지말|답장해볼|답장할까|대화해볼|설득)", s
+            r"(빌어|사정해|애원|부탁해볼|please|제발하지말|답장해볼|답장할까|답장해도|답장하면|대답해도|"
+            r"대답할까|답해도|욕해도|꺼지라고|대화해볼|설득)",
+            s,
         )
     )
 

@@ -151,7 +151,7 @@ CONTEXT_ONLY = (
     "utter_capture_yes", "utter_can_still_report", "utter_capture_yes_short", "utter_legal_aid",
     "utter_heard_more", "utter_heard_more_help", "utter_report_scary", "utter_other_case",
     "utter_other_case_adult", "utter_face_offender", "utter_not_believed", "utter_1377",
-    "utter_review_delay",
+    "utter_review_delay", "utter_scolded_worry",
 )  # fmt: skip
 DANGER_REPLY = {
     "medical": "utter_crisis_medical",
@@ -1029,6 +1029,8 @@ def _route(turn: Turn) -> Optional[Plan]:
             return Plan(["utter_face_offender"])  # "내일도 학원 가야돼요? 그 쌤 수업 있어요"
         if reading.fears_not_believed(turn.text) and turn.slots.get("stance") != "involved":
             return Plan(["utter_not_believed"])  # "엄마가 안 믿으면요"
+        if turn.slots.get("stance") == "victim" and reading.fears_scolding(turn.text):
+            return Plan(["utter_scolded_worry"])  # "엄마한테 말하면 혼나요?"
     if (
         role in ("teacher", "parent")
         and not turn.danger
@@ -1041,6 +1043,20 @@ def _route(turn: Turn) -> Optional[Plan]:
             return Plan(["utter_review_delay"])  # "심의가 멈췄다던데 신고해도 소용 있나요?"
         if reading.asks_1377(turn.text):
             return Plan(["utter_1377"])  # "방통위 번호가 1377이 맞습니까?"
+    takedown_talk = (
+        "utter_police_delete",
+        "action_takedown_help",
+        "utter_review_delay",
+        "utter_1377",
+    )
+    if (
+        not turn.danger
+        and any(a in turn.previous for a in takedown_talk)
+        and reading.asks_how_long(turn.text)
+        and "utter_takedown_speed" not in turn.previous
+    ):
+        # "ㅇㅇ 근데 그거 얼마나 걸려" right after deletion was the subject: no promise.
+        return Plan(["utter_takedown_speed", "utter_takedown_speed_more"])
     if intent == "goodbye" and reading.is_question(turn.text) and not reading.says_bye(turn.text):
         # "내일도 학원 가야돼요?" read as a goodbye: asked, not left.
         return Plan(["action_clarify"])

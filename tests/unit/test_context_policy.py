@@ -971,3 +971,21 @@ def test_a_concession_is_no_no_thanks_to_the_counsellor_offer():
 )
 def test_the_review_body_its_number_and_its_delay(text, expected):
     assert plan(user(text, "ask_takedown")) == expected
+
+
+def test_how_long_after_deletion_was_the_subject_gets_no_promise():
+    said = bot("utter_police_delete")
+    assert plan(said, user("응 그럼 며칠이면 돼?", "affirm")) == [
+        "utter_takedown_speed",
+        "utter_takedown_speed_more",
+    ]
+    threat = [user("돈 안보내면 뿌린대", "crisis", danger="threat"),
+              bot("utter_threat", "action_crisis_handoff")]  # fmt: skip
+    assert plan(*threat, user("욕해도 돼? 꺼지라고", "ask_evidence")) == ["utter_threat_no_reply"]
+
+
+def test_a_victim_afraid_of_being_scolded_for_telling():
+    known = [SlotSet("stance", "victim"), bot("utter_report_incident")]
+    assert plan(known, user("아빠한테 말하면 폰 압수당할거같아요", "ask_privacy")) == [
+        "utter_scolded_worry"
+    ]

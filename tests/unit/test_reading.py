@@ -635,3 +635,23 @@ def test_afraid_to_report(text, expected):
 )
 def test_others_case(text, expected):
     assert reading.others_case(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text, involved",
+    [
+        ("장난으로 선배 사진 합성해서 단톡에 뿌렸는데 들킴", True),
+        ("장난으로 만들어봤는데 이거 범죄임?", True),
+        ("제 셀카 합성해서 반톡에 올렸어요 ㅠ", False),  # her own picture: someone did it to her
+        ("반애들이 친구 얼굴 합성해서 올렸어요", False),
+    ],
+)
+def test_a_made_and_posted_picture_of_another_is_the_writers_act(text, involved):
+    assert reading.involved_cue(text) is involved
+
+
+def test_a_student_who_names_her_homeroom_teacher_is_no_teacher():
+    assert reading.role("담임쌤 얼굴로 누가 이상한 사진 만들었대") is None
+    assert reading.role("담임입니다. 반 학생 일로 문의드려요") == "teacher"
+    assert reading.involved_topic("쌤은 성인인데도 처벌돼요?") == "any_age"
+    assert reading.involved_topic("단톡엔 안올렸고 우리끼리만 봄") == "made_not_shared"
