@@ -1304,15 +1304,24 @@ def asks_profile_photo(text: Optional[str]) -> bool:
 
 
 def asks_about_rooms(text: Optional[str]) -> bool:
-    """ "지인능욕방이 뭐야?": what such a room is."""
+    """ "지인능욕방이 뭐야?": what such a room is (not whether one who saw it is caught)."""
     s = squash(text)
-    return bool(re.search(r"(지인능욕|능욕방|겹지인|겹지방)", s)) and is_question(text)
+    return (
+        bool(re.search(r"(지인능욕|능욕방|겹지인|겹지방)", s))
+        and is_question(text)
+        and not saw_unwanted(text)
+    )
 
 
 def saw_unwanted(text: Optional[str]) -> bool:
     """ "단톡에 누가 갑자기 올려서 본 거면 걸려?": seeing it without wanting to."""
     s = squash(text)
-    unwanted = re.search(r"(갑자기|원치않|모르고|실수로|그냥올라|올려서본|보내서본|떠서본)", s)
+    unwanted = re.search(
+        r"(갑자기|원치않|모르고|실수로|그냥올라|올려서본|보내서본|떠서본|"
+        # "링크 받아서 눌렀더니 능욕방이었음 바로 나왔는데"
+        r"눌렀더니|들어갔더니|열었더니|바로나왔|바로나옴|바로나감|바로나갔)",
+        s,
+    )
     caught = re.search(r"(걸림|걸려|걸리|처벌|범죄|죄|잡혀|불법)", s)
     return bool(unwanted and caught)
 

@@ -989,3 +989,8 @@ def test_a_victim_afraid_of_being_scolded_for_telling():
     assert plan(known, user("아빠한테 말하면 폰 압수당할거같아요", "ask_privacy")) == [
         "utter_scolded_worry"
     ]
+
+
+def test_opening_a_link_to_such_a_room_and_leaving_at_once_is_seeing_unasked():
+    text = "디코 초대링크 열었더니 겹지인방이었어 바로 나감 이것도 처벌돼?"
+    assert plan(user(text, "disclose_involvement")) == ["utter_saw_unwanted"]
