@@ -2025,6 +2025,38 @@ def asks_report_button(text: Optional[str]) -> bool:
     s = squash(text)
     return is_question(text) and bool(
         re.search(r"(신고버튼|신고기능|신고하기버튼|앱에서신고|앱으로신고|게시물신고|계정신고)", s)
+        # "X에 저희가 직접 신고해도 되나요?": to the platform itself.
+        or re.search(
+            r"(x|엑스|트위터|인스타|틱톡|유튜브|페북|페이스북|디코|디스코드|텔레|텔레그램|에타|카페|커뮤)"
+            r"(에|에다|쪽에|에서|한테|측에)(저희가|제가|우리가|내가)?(직접)(신고)",
+            s,
+        )
+    )
+
+
+# "링크는 있는데 그거 신고할 때 써도 됨?": the link goes with the report.
+def asks_link_for_report(text: Optional[str]) -> bool:
+    s = squash(text).lower()
+    return (
+        bool(re.search(r"(링크|url|주소)", s))
+        and bool(
+            re.search(
+                r"(신고할때|신고에|신고하면서|신고할때써|써도|내도|같이내|첨부|넣어도|보내도)", s
+            )
+        )
+        and is_question(text)
+    )
+
+
+# "제가 걔한테 지우라고 하면 안돼요?": telling the one who made it to delete it.
+def asks_tell_to_delete(text: Optional[str]) -> bool:
+    s = squash(text)
+    return bool(
+        re.search(
+            r"(지우라고|삭제하라고|없애라고|내리라고)"
+            r"(하면|해도|말해도|할까|말할까|해볼까|말해볼|얘기해볼)",
+            s,
+        )
     )
 
 

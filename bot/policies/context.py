@@ -151,7 +151,7 @@ CONTEXT_ONLY = (
     "utter_capture_yes", "utter_can_still_report", "utter_capture_yes_short", "utter_legal_aid",
     "utter_heard_more", "utter_heard_more_help", "utter_report_scary", "utter_other_case",
     "utter_other_case_adult", "utter_face_offender", "utter_not_believed", "utter_1377",
-    "utter_review_delay", "utter_scolded_worry",
+    "utter_review_delay", "utter_scolded_worry", "utter_link_for_report", "utter_tell_to_delete",
 )  # fmt: skip
 DANGER_REPLY = {
     "medical": "utter_crisis_medical",
@@ -986,7 +986,15 @@ def _route(turn: Turn) -> Optional[Plan]:
     if role in ("teacher", "parent") and reading.adult_is_pictured(turn.text) and not turn.danger:
         # "사실 합성된 교사가 저입니다": an adult victim; help for adults (1366, the centre).
         return Plan(["utter_adult_victim"])
-    if not turn.danger and role == "student" and reading.asks_report_button(turn.text):
+    if not turn.danger and reading.asks_link_for_report(turn.text):
+        return Plan(["utter_link_for_report"])  # "링크는 있는데 그거 신고할때 써도됨?"
+    if (
+        not turn.danger
+        and turn.slots.get("stance") != "involved"
+        and reading.asks_tell_to_delete(turn.text)
+    ):
+        return Plan(["utter_tell_to_delete"])  # "제가 걔한테 지우라고 하면 안돼요?"
+    if not turn.danger and reading.asks_report_button(turn.text):
         # "틱톡에 내 합성영상 올라온거 신고버튼 눌러도 됨?": yes, after a capture;
         # told for the first time, the support first.
         told = reading.victim_cue(turn.text) and not turn.slots.get("stance")

@@ -994,3 +994,15 @@ def test_a_victim_afraid_of_being_scolded_for_telling():
 def test_opening_a_link_to_such_a_room_and_leaving_at_once_is_seeing_unasked():
     text = "디코 초대링크 열었더니 겹지인방이었어 바로 나감 이것도 처벌돼?"
     assert plan(user(text, "disclose_involvement")) == ["utter_saw_unwanted"]
+
+
+@pytest.mark.parametrize(
+    "text, intent, expected",
+    [
+        ("방 주소 적어놨는데 신고할때 같이 내도 돼?", "ask_evidence", ["utter_link_for_report"]),
+        ("그냥 걔한테 삭제하라고 말해볼까요?", "ask_bystander_help", ["utter_tell_to_delete"]),
+        ("틱톡에 제가 직접 신고해도 될까요?", "ask_takedown", ["utter_platform_report"]),
+    ],
+)
+def test_the_link_telling_him_to_delete_and_reporting_to_the_platform(text, intent, expected):
+    assert plan(user(text, intent)) == expected
