@@ -507,7 +507,7 @@ def asks_donts(text: Optional[str]) -> bool:
 
 # Must she face the one who did it ("내일도 학원 가야돼요? 그 쌤 수업 있어요").
 _FACE = re.compile(
-    r"(가야돼|가야되|가야해|가야하|가야됨|가야함|나가야|봐야돼|봐야되|봐야해|마주쳐야|마주치면|얼굴봐야|같은반이어야)"
+    r"(학원|학교|수업|교실|동아리|반|독서실|센터)[가-힣]{0,6}(가야돼|가야되|가야해|가야하|가야됨|가야함|나가야)"
 )
 
 
@@ -654,6 +654,11 @@ def involved_topic(text: Optional[str]) -> Optional[str]:
 
 # What a privacy question is about (content/privacy.yml topics).
 _PRIVACY_TOPICS = (
+    (
+        "teacher_tells_parents",
+        r"(담임|선생님|쌤|샘|교사)[가-힣]{0,3}(한테|께|에게)[가-힣]{0,6}(말하면|얘기하면|이야기하면|말했는데|"
+        r"털어놓으면|알리면)[가-힣]{0,8}(부모|엄마|아빠|보호자|집에)",
+    ),
     ("parents", r"(부모|엄마|아빠|어머니|아버지|보호자|집에연락|집에알|집으로연락|집에전화|가족)"),
     # Before the school: "학교 상담쌤한테 얘기하면 경찰에 신고돼요?" is about the counsellor.
     ("counsellor", r"(상담선생님|상담사|상담쌤|선생님이보|상담원)"),
@@ -856,7 +861,13 @@ _AFRAID_TO_REPORT = re.compile(
 def afraid_to_report(text: Optional[str]) -> bool:
     """Fear of the report itself ("신고는 무서움", "경찰은 좀 겁나요"), not of a danger."""
     s = squash(text)
-    return bool(_AFRAID_TO_REPORT.search(s)) and not re.search(r"(신고했|무서웠|겁났)", s)
+    # "내가 신고한거 알게될까봐 무서워": fear of being found out (privacy), not of the step.
+    found_out = re.search(r"(알게될까|알까봐|들킬까|알려질까|소문날까)", s)
+    return (
+        bool(_AFRAID_TO_REPORT.search(s))
+        and not re.search(r"(신고했|신고한거|무서웠|겁났)", s)
+        and not found_out
+    )
 
 
 # Someone else's own case, told beside hers: "울언니는 에타에 자기 사진

@@ -1065,9 +1065,6 @@ def _route(turn: Turn) -> Optional[Plan]:
     ):
         # "ㅇㅇ 근데 그거 얼마나 걸려" right after deletion was the subject: no promise.
         return Plan(["utter_takedown_speed", "utter_takedown_speed_more"])
-    if intent == "goodbye" and reading.is_question(turn.text) and not reading.says_bye(turn.text):
-        # "내일도 학원 가야돼요?" read as a goodbye: asked, not left.
-        return Plan(["action_clarify"])
     if not turn.danger and intent != "delete_my_data" and reading.asks_where_help(turn.text):
         return Plan(["utter_where_to_report"])  # "상담 어디서 해요?": the places
     if not turn.danger and intent not in OWN_REQUESTS:
@@ -1382,6 +1379,9 @@ def _route(turn: Turn) -> Optional[Plan]:
         return Plan(["utter_report_incident"])
     if intent == "express_distress" and stance != "involved":
         return Plan(["utter_distress"])
+    if intent == "goodbye" and reading.is_question(turn.text) and not reading.says_bye(turn.text):
+        # A question read as a goodbye, and nothing above answered it: asked again.
+        return Plan(["action_clarify"])
     return None
 
 
