@@ -939,6 +939,18 @@ def fears_scolding(text: Optional[str]) -> bool:
     return bool(re.search(r"(혼나|혼날|혼내|혼낼|맞을까|뺏길|뺏겨|뺏을|압수|욕먹)", squash(text)))
 
 
+def fears_payback(text: Optional[str]) -> bool:
+    """ "안올릴게 근데 그럼 나 찍힘 ㅠ": refusing to post or join, and afraid of
+    what the others will do."""
+    return bool(
+        re.search(
+            r"(안올리면|안올릴|안보내면|안보낼|안퍼뜨|안돌리면|안돌릴)[가-힣]{0,8}"
+            r"(찍힘|찍혀|찍히|왕따|따돌|괴롭|맞을|당할|보복|은따)",
+            squash(text),
+        )
+    )
+
+
 def report_details(text: Optional[str], platform: Optional[str] = None) -> dict:
     """The report form's answers a victim gives unasked, right after being
     offered help ("인스타 dm으로 돌았대요", "그저께", "같은 반 남자애들", "중2요"):

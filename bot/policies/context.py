@@ -152,6 +152,7 @@ CONTEXT_ONLY = (
     "utter_heard_more", "utter_heard_more_help", "utter_report_scary", "utter_other_case",
     "utter_other_case_adult", "utter_face_offender", "utter_not_believed", "utter_1377",
     "utter_review_delay", "utter_scolded_worry", "utter_link_for_report", "utter_tell_to_delete",
+    "utter_refuse_payback",
 )  # fmt: skip
 DANGER_REPLY = {
     "medical": "utter_crisis_medical",
@@ -986,6 +987,8 @@ def _route(turn: Turn) -> Optional[Plan]:
     if role in ("teacher", "parent") and reading.adult_is_pictured(turn.text) and not turn.danger:
         # "사실 합성된 교사가 저입니다": an adult victim; help for adults (1366, the centre).
         return Plan(["utter_adult_victim"])
+    if role == "student" and not turn.danger and reading.fears_payback(turn.text):
+        return Plan(["utter_refuse_payback"])  # "안올릴게 근데 그럼 나 찍힘 ㅠ"
     if not turn.danger and reading.asks_link_for_report(turn.text):
         return Plan(["utter_link_for_report"])  # "링크는 있는데 그거 신고할때 써도됨?"
     if (

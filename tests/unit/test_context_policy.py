@@ -1006,3 +1006,10 @@ def test_opening_a_link_to_such_a_room_and_leaving_at_once_is_seeing_unasked():
 )
 def test_the_link_telling_him_to_delete_and_reporting_to_the_platform(text, intent, expected):
     assert plan(user(text, intent)) == expected
+
+
+def test_refusing_to_post_and_afraid_of_payback():
+    pressed = [SlotSet("stance", "involved"), bot("action_lesson")]
+    assert plan(
+        pressed, user("알겠어 안보낼게 근데 안보내면 나 왕따당할듯", "express_distress")
+    ) == ["utter_refuse_payback"]
