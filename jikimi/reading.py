@@ -833,7 +833,7 @@ def corrected_to(text: Optional[str]) -> str:
 # "누가 합성해서 돌림 반애들 다봄", "반 애들이 다 알아", "학원 애들한테 돌았대".
 _AUDIENCE = re.compile(
     r"(애들|친구들?|사람들?|선배들?|후배들?|오빠들?|언니들?|형들?|누나들?)(이|도|은|는|까지)?"
-    r"(다|전부|거의|이미|벌써|대부분)*(봤|봄|본|보고|봐|봤|알아|알고|알게|앎|알았)"
+    r"(다|전부|거의|이미|벌써|대부분)*(봤|봄|본|보고|봐|알아|알고|알게|앎|알았)"
     r"|(애들|친구들?|사람들?|선배들?|후배들?)(한테|에게|들한테)(다|전부)?(돌|퍼|뿌|보내|공유)"
     r"|누가(만들|합성|올|퍼|뿌|돌)"
 )
@@ -892,7 +892,7 @@ def others_case(text: Optional[str]) -> Optional[str]:
 
 # Someone is near her now: at the door, at the gate, following her.
 _NEAR_NOW = re.compile(
-    r"(문앞|집앞|교문앞|학교앞|학원앞|와있|와있어|기다리고있|기다린대|기다린다|따라오|따라와|쫓아오|"
+    r"(문앞|집앞|교문앞|학교앞|학원앞|와있|기다리고있|기다린대|기다린다|따라오|따라와|쫓아오|"
     r"쫓아와|뒤따라|미행|문을?두드|두드려|두들겨)"
 )
 
@@ -1674,7 +1674,8 @@ _WHAT_WE_WERE_DOING = re.compile(r"(아까)?(하던거|하던것)(계속|이어�
 
 
 # The numbers the bot gives (content/resources.yml ids), as written in a message;
-# 1377 is answered by the takedown help (its entry is too long for one bubble).
+# 1377 is not here (its entry is too long for one bubble): the context policy
+# answers a question about it (utter_1377, utter_review_delay).
 _HOTLINE = re.compile(r"(?<![\d-])(112|119|109|1388|117|1366)(?![\d-])")
 
 

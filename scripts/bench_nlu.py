@@ -417,8 +417,8 @@ def run_pipeline(
     k: int,
     tmp: Path,
     out: Path,
-    fp: str = "",
-    kept: Path | None = None,
+    fp: str,
+    kept: Path,
     unit: str | None = None,
 ) -> dict:
     """Cross-validation, then one training on all data. `unit` ("fold<i>" or
@@ -437,12 +437,11 @@ def run_pipeline(
             fold_gold = gold_of([examples[i] for i in test], synonyms)
             # A fold's predictions are kept as soon as they exist: a run cut
             # short (hours for DIET) resumes at the next fold.
-            fold_file = kept / f"{name}.fold{index + 1}of{k}.json" if kept else None
+            fold_file = kept / f"{name}.fold{index + 1}of{k}.json"
             fold_pred = None
-            if fold_file and fold_file.exists():
-                stored = json.loads(fold_file.read_text())
-                if stored.get("fingerprint") == fp and len(stored["predicted"]) == len(test):
-                    fold_pred = stored["predicted"]
+            stored = kept_part(fold_file, fp)
+            if stored and len(stored["predicted"]) == len(test):
+                fold_pred = stored["predicted"]
             if fold_pred is None:
                 held = set(test)
                 fold_path = tmp / f"{name}-fold{index}.yml"
@@ -451,10 +450,9 @@ def run_pipeline(
                 )
                 model_path, _ = train(steps, fold_path, tmp / f"{name}-fold{index}", name)
                 fold_pred, _ = Model(model_path).predict([g["text"] for g in fold_gold])
-                if fold_file:
-                    write_atomically(
-                        fold_file, {"fingerprint": fp, "pipeline": name, "predicted": fold_pred}
-                    )
+                write_atomically(
+                    fold_file, {"fingerprint": fp, "pipeline": name, "predicted": fold_pred}
+                )
             gold += fold_gold
             pred += fold_pred
             print(
@@ -474,14 +472,12 @@ def run_pipeline(
     # The training on all data is kept like a fold: its held-out figures in
     # bench/nlu/<pipeline>.all.json, its model under --out (needed for the
     # parse times, measured once every training has finished).
-    all_file = kept / f"{name}.all.json" if kept else None
-    if all_file and all_file.exists():
-        stored = json.loads(all_file.read_text())
-        if stored.get("fingerprint") == fp and all_part_done(stored):
-            result.update({key: stored[key] for key in ALL_PART_KEYS if key in stored})
-            return result
-    model_dir = (out / "models" if kept else tmp) / f"{name}-all"
-    model_path, train_seconds = train(steps, data_path, model_dir, name)
+    all_file = kept / f"{name}.all.json"
+    stored = kept_part(all_file, fp)
+    if stored:
+        result.update({key: stored[key] for key in ALL_PART_KEYS if key in stored})
+        return result
+    model_path, train_seconds = train(steps, data_path, out / "models" / f"{name}-all", name)
     model = Model(model_path)
     result["model_path"] = model_path
     result["train_seconds"] = round(train_seconds, 1)
@@ -493,12 +489,11 @@ def run_pipeline(
         with open(out / f"nlu-{name}-{set_name}.jsonl", "w") as f:
             for g, r in zip(gold, pred, strict=True):
                 f.write(json.dumps({**g, "predicted": r}, ensure_ascii=False) + "\n")
-    if all_file:
-        write_atomically(
-            all_file,
-            {"fingerprint": fp, "pipeline": name, "model_path": str(Path(model_path).resolve())}
-            | {key: result[key] for key in ("train_seconds", *HELDOUT)},
-        )
+    write_atomically(
+        all_file,
+        {"fingerprint": fp, "pipeline": name, "model_path": str(Path(model_path).resolve())}
+        | {key: result[key] for key in ("train_seconds", *HELDOUT)},
+    )
     return result
 
 
@@ -508,10 +503,20 @@ SPEED_KEYS = ("load_seconds", "parse_ms_p50", "parse_ms_p95")
 ALL_PART_KEYS = ("model_path", "train_seconds", *HELDOUT, *SPEED_KEYS)
 
 
-def all_part_done(stored: dict) -> bool:
-    """Its model is still here to measure, or it was measured (a machine reset
-    loses bench-results/, not the figures kept in bench/nlu/)."""
-    return Path(stored.get("model_path", "")).exists() or all(k in stored for k in SPEED_KEYS)
+def kept_part(path: Path, fp: str) -> dict | None:
+    """A kept fold or training on all data, if its fingerprint still matches;
+    a training on all data only while its model is here to measure or it was
+    measured (a machine reset loses bench-results/, not bench/nlu/)."""
+    if not path.exists():
+        return None
+    stored = json.loads(path.read_text())
+    if stored.get("fingerprint") != fp:
+        return None
+    if "model_path" in stored and not (
+        Path(stored["model_path"]).exists() or all(k in stored for k in SPEED_KEYS)
+    ):
+        return None
+    return stored
 
 
 def measure_kept(keep_dir: Path, name: str, fp: str) -> bool:
@@ -671,20 +676,12 @@ def summary_line(result: dict) -> str:
 def missing_units(keep_dir: Path, name: str, fp: str, k: int) -> List[str]:
     """The parts of a pipeline's run not kept yet: its folds, then all data."""
 
-    def done(path: Path) -> bool:
-        if not path.exists():
-            return False
-        stored = json.loads(path.read_text())
-        if stored.get("fingerprint") != fp:
-            return False
-        return "model_path" not in stored or all_part_done(stored)
-
     units = [
         f"fold{i}"
         for i in range(1, k + 1)
-        if k > 1 and not done(keep_dir / f"{name}.fold{i}of{k}.json")
+        if k > 1 and kept_part(keep_dir / f"{name}.fold{i}of{k}.json", fp) is None
     ]
-    return units + ([] if done(keep_dir / f"{name}.all.json") else ["all"])
+    return units + (["all"] if kept_part(keep_dir / f"{name}.all.json", fp) is None else [])
 
 
 def run_workers(args, units: List[Tuple[str, str]], extra_args: List[str]) -> None:

@@ -726,6 +726,8 @@ QUESTION_FOLLOWUPS = {"utter_under14": ["utter_under14_report"]}
 # (a crisis the detector found comes as turn.danger; the classifier's alone may
 # be a word misread, "자기 폰에서 다 지웠대").
 OWN_REQUESTS = ("delete_my_data", "request_counsellor")
+# Replies about taking material down: "얼마나 걸려" right after one asks how long.
+TAKEDOWN_TALK = ("utter_police_delete", "action_takedown_help", "utter_review_delay", "utter_1377")
 
 
 def _specific(turn: Turn, intent: Text, role: Text, stance: Optional[Text]) -> Optional[Plan]:
@@ -1054,15 +1056,9 @@ def _route(turn: Turn) -> Optional[Plan]:
             return Plan(["utter_review_delay"])  # "심의가 멈췄다던데 신고해도 소용 있나요?"
         if reading.asks_1377(turn.text):
             return Plan(["utter_1377"])  # "방통위 번호가 1377이 맞습니까?"
-    takedown_talk = (
-        "utter_police_delete",
-        "action_takedown_help",
-        "utter_review_delay",
-        "utter_1377",
-    )
     if (
         not turn.danger
-        and any(a in turn.previous for a in takedown_talk)
+        and any(a in turn.previous for a in TAKEDOWN_TALK)
         and reading.asks_how_long(turn.text)
         and "utter_takedown_speed" not in turn.previous
     ):
