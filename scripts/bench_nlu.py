@@ -182,12 +182,15 @@ def result_file(out: Path, name: str) -> Path:
 
 
 def reused(out: Path, name: str, fp: str) -> dict | None:
-    """The kept result of this pipeline if its fingerprint still matches."""
+    """The kept result of this pipeline if its fingerprint still matches and it
+    is whole (a result kept before its parse times were measured is rebuilt
+    from its kept parts, training only what is missing)."""
     path = result_file(out, name)
     if not path.exists():
         return None
     result = json.loads(path.read_text())
-    return result if result.get("fingerprint") == fp else None
+    whole = all(key in result for key in SPEED_KEYS)
+    return result if whole and result.get("fingerprint") == fp else None
 
 
 def write_atomically(path: Path, content: dict, indent: int | None = None) -> None:
