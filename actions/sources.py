@@ -11,6 +11,7 @@ told so.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
@@ -30,6 +31,24 @@ def source_ids(tracker: Tracker) -> List[Text]:
         if isinstance(value, str):
             ids.extend(value.split())
     return list(dict.fromkeys(ids))
+
+
+def offered_ids(tracker: Tracker) -> List[Text]:
+    """The fact ids of the latest "근거 보기" button the bot showed: "출처도 알려
+    줄 수 있어요?" typed instead of tapping it."""
+    prefix = f"/{content.SOURCES_INTENT}"
+    for event in reversed(tracker.events):
+        if event.get("event") != "bot":
+            continue
+        for button in reversed((event.get("data") or {}).get("buttons") or []):
+            payload = str(button.get("payload") or "")
+            if payload.startswith(prefix + "{"):
+                try:
+                    ids = json.loads(payload[len(prefix) :]).get(content.SOURCES_ENTITY, "")
+                except ValueError:
+                    continue
+                return str(ids).split()
+    return []
 
 
 def previous_action(tracker: Tracker) -> Optional[Text]:
@@ -74,7 +93,7 @@ class ActionShowSources(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[EventType]:
-        notes = content.source_notes(source_ids(tracker))
+        notes = content.source_notes(source_ids(tracker) or offered_ids(tracker))
         more = more_of_the_lesson(tracker)
         if more is not None:
             last = notes[-1]

@@ -239,7 +239,11 @@ _SAFE_PLACE = re.compile(
 _WITH_SOMEONE = re.compile(
     r"(함께있|같이있|옆에있|곁에있|데리고있|보고있어|지켜보|옆에서자|곁에서자|자고있|잠들었|잠들어있|자는중|"
     r"사람많|사람들많|사람이많|사람들있|사람들이있|주변에사람|친구들이랑|친구들하고|엄마도있|아빠도있|"
-    r"가족들이|가족이랑)"
+    r"가족들이|가족이랑|(엄마|아빠|부모님|언니|오빠|누나|형)(깨웠|깨워서|불렀|불러서|랑같이|하고같이|옆))"
+)
+# The means handed to an adult ("약 엄마한테 줬어요"), whatever the means.
+_HANDED_OVER = re.compile(
+    r"(엄마|아빠|부모님|어른|선생님|쌤|언니|오빠|누나|형)(한테|에게|께)(다|전부)?(줬|주었|맡겼|드렸|다줬|줘버렸)"
 )
 _SAFE_WORDS = re.compile(
     r"(안전해|안전함|안전합|안전한곳|안전한데|안전하긴|괜찮아|괜찮은|괜찮습|집이야|집임|집이에|집에있|"
@@ -248,7 +252,7 @@ _SAFE_WORDS = re.compile(
 _UNSAFE_WORDS = re.compile(
     r"(연락안|연락이안|연락두절|안받아|안받음|전화안받|읽씹|안읽|답이없|답장이없|답장없|답도없|"
     r"안전하지않|안전안|안안전|위험해|위험함|위험한곳|위험합|무서운곳|안괜찮|도와줘|도와주세요|살려줘|"
-    r"뛰어내|떨어질|죽을|혼자못|칼|약먹|약을|피가)"
+    r"뛰어내|떨어질|죽을|혼자못|칼|약먹|약을|피가|약은|약이|약있|약도|약다|수면제)"
 )
 
 
@@ -268,12 +272,18 @@ def safety_answer(text: Optional[str]) -> Tuple[Optional[str], Optional[str]]:
     """("safe" | "unsafe" | None, place category) for an answer to "are you safe?"."""
     s = squash(text)
     place = danger_place(text)
+    if _HANDED_OVER.search(s) and not place:
+        return "safe", None
     if place or _UNSAFE_WORDS.search(s):
         return "unsafe", place
     polarity = yes_no(text, verbs=("안전",), okay_means=YES)
     if polarity == NO:
         return "unsafe", None
-    if polarity == YES or _SAFE_WORDS.search(s) or _SAFE_PLACE.search(s) or _WITH_SOMEONE.search(s):
+    if _WITH_SOMEONE.search(s):
+        return "safe", None
+    if starts_unsure(text):
+        return None, None  # "모르겠어요 방에 혼자 있어요": not sure is no "safe"
+    if polarity == YES or _SAFE_WORDS.search(s) or _SAFE_PLACE.search(s):
         return "safe", None
     return None, None
 
@@ -333,6 +343,15 @@ _SELF_REVEAL = re.compile(
 )
 
 
+# "친구들한테 고마웠다고 보냈어": the friends are who she wrote to, not whose crisis it is.
+_TO_SOMEONE = re.compile(r"(들)?(한테|에게|께|랑|이랑|하고|한테도|에게도)")
+
+
+def _other_named(s: str) -> bool:
+    """Another person named as who it is about, not as who was told."""
+    return any(not _TO_SOMEONE.match(s, m.end()) for m in _OTHER_PERSON.finditer(s))
+
+
 def about_someone_else(text: Optional[str], adult: bool = False) -> bool:
     """The crisis is another person's (a friend, a child, a student), not the
     writer's: someone else is named and the wish is reported ("친구가 죽고
@@ -340,13 +359,14 @@ def about_someone_else(text: Optional[str], adult: bool = False) -> bool:
     봤대요 … 진짜 죽고 싶어요"). A teacher or parent (`adult`) naming a
     student or a child is speaking about them unless they say "저는"."""
     s = squash(text)
-    if not (_OTHER_PERSON.search(s) or adult) or _SELF.search(s) or _SELF_REVEAL.search(s):
+    named = _other_named(s)
+    if not (named or adult) or _SELF.search(s) or _SELF_REVEAL.search(s):
         return False
     if adult and _QUOTED_WISH.search(text or ""):
         return True  # "학생이 \"죽어버리고 싶어요\"라는 메시지를 보냈습니다": quoted
     if _FIRST_WISH.search(s):
         return False
-    return adult or bool(_REPORTED_WISH.search(s)) or bool(_OTHER_PERSON.search(s))
+    return adult or bool(_REPORTED_WISH.search(s)) or named
 
 
 # A wish quoted by the writer: "…싶어요"라는 메시지, '죽고 싶다'고 했어요.
@@ -563,6 +583,12 @@ _CHILD_INVOLVED = re.compile(
 )
 
 
+_TOLD_BY = re.compile(
+    r"[가-힣]{0,6}(사진|영상|합성물|합성사진|거|것|게시물|이미지)(이|가)[가-힣]{0,24}"
+    r"(알려왔|알려줬|알려주|말해줬|말해주|말했|제보|신고했|얘기해|얘기했|이야기했|털어놓|상담)"
+)
+
+
 def involved_cue(text: Optional[str], adult: bool = False) -> bool:
     """The writer (or, for a teacher or parent, their student or child) made,
     shared, bought or watched the material."""
@@ -586,6 +612,13 @@ def involved_cue(text: Optional[str], adult: bool = False) -> bool:
         # "아들이 협박을 받고 있다고 합니다. 돈을 보내지 않으면 퍼뜨리겠다고": the
         # threat's words, in another sentence.
         and not re.search(r"(협박|[.?!]|않으면)", child.group(3))
+        # "한 학생이 … 친구 얼굴로 만든 사진이 올라왔다고 알려 왔습니다": "만든"
+        # says what the picture is; the student is the one who told.
+        and not (
+            child.group(4) in ("합성한", "만든", "전달한", "보내준")
+            and _TOLD_BY.match(s, child.end())
+            and not re.search(r"(자기가|본인이|자신이|스스로)", child.group(3))
+        )
     )
     if re.search(r"(탓이|탓인|탓임|탓아)", s):
         return False  # "내가 사진 올린 탓이야?": her own photo, a question of fault
@@ -678,12 +711,27 @@ _PRIVACY_TOPICS = (
 # Where this chat's records stay decides before who might see them ("이 문자 기록은
 # 어디 남아요? 엄마가 볼까봐요").
 _RECORDS_FIRST = re.compile(
-    r"(문자기록|대화기록|기록은|기록이|내역|문자함|어디남|남아요|남나요|남아\?|기억함|기억해|기억하|기억나)"
+    r"(문자기록|대화기록|기록은|기록이|내역|문자함|어디남|남아요|남나요|남아\?|기억함|기억해|기억하|기억나"
+    # "방금 내 이름 말한거 여기 남아?": what she wrote here, kept or not.
+    r"|(여기|지킴이|이대화|이채팅)[가-힣]{0,4}(남아|남았|남나|남는|저장)"
+    r"|(말한거|말했는데|말한게|쓴거|썼는데|보낸거|적은거)[가-힣]{0,8}(남아|남았|남나|남는|저장)"
+    r"|(남아|남아있어|남아있어요|남았어|남았어요|저장돼|저장됨)$)"
+)
+
+
+# "여기 입력한 내용이 교육청에 자동으로 보고되나요?": whether Jikimi tells anyone
+# (the general answer says it tells nobody), not what it stores.
+_BOT_REPORTS = re.compile(
+    r"(교육청|기관|경찰|학교|부모|엄마|아빠)[가-힣]{0,6}(자동으로|알아서|바로)[가-힣]{0,4}"
+    r"(보고|신고|통보|전달|넘어|알려)"
+    r"|(자동으로|알아서)[가-힣]{0,4}(보고되|보고돼|신고되|신고돼|통보되|통보돼|전달되|전달돼|넘어가)"
 )
 
 
 def privacy_topic(text: Optional[str]) -> str:
     s = squash(text)
+    if _BOT_REPORTS.search(s):
+        return "general"
     if _RECORDS_FIRST.search(s):
         return "records"
     return _first_topic(_PRIVACY_TOPICS, s, "general")
@@ -1113,7 +1161,9 @@ def blamed_by_others(text: Optional[str]) -> bool:
     s = squash(text)
     return bool(
         re.search(
-            r"(니가|너가|네가|니탓|너탓|네탓|니잘못|너잘못)[가-힣]{0,16}(래|대|랬|댔|라고|라는)", s
+            # Not "걔네가 …" (they), which holds 네가.
+            r"(니가|너가|(?<![걔쟤얘])네가|니탓|너탓|네탓|니잘못|너잘못)[가-힣]{0,16}(래|대|랬|댔|라고|라는)",
+            s,
         )
         or re.search(
             r"(나보고|날보고|저보고|내탓|제탓|내잘못|제잘못)[가-힣]{0,10}(이래|이라고|래|대|라고|하더라)",
@@ -1333,6 +1383,8 @@ def asks_about_rooms(text: Optional[str]) -> bool:
         bool(re.search(r"(지인능욕|능욕방|겹지인|겹지방)", s))
         and is_question(text)
         and not saw_unwanted(text)
+        # "친구 사진이 능욕방에 올라와있대 어떡해": something happened there.
+        and not re.search(r"(올라왔|올라와|올라옴|돌아|돈대|돌고|퍼졌|퍼지|뿌려|있대|있었|봤)", s)
     )
 
 
@@ -1552,6 +1604,17 @@ def asks_to_erase(text: Optional[str]) -> bool:
     )
 
 
+# "이름까지 전부 지워줘", "여기 남은거 다 지워": what she wrote here, not the pictures.
+def names_own_data(text: Optional[str]) -> bool:
+    return bool(
+        re.search(
+            r"(이름|기록|대화|채팅|내가쓴|내가한말|내가보낸|말한거|쓴거|여기남|남은거|저장된|내정보|"
+            r"개인정보|전화번호|폰번호|학교이름)",
+            squash(text),
+        )
+    )
+
+
 # "소송하면 돈이 많이 들 텐데 지원 같은 게 있나요?": legal costs and aid.
 def asks_legal_aid(text: Optional[str]) -> bool:
     s = squash(text)
@@ -1594,6 +1657,12 @@ def dont_know(text: Optional[str]) -> bool:
             squash(text),
         )
     )
+
+
+# "모르겠어요 방에 혼자 있어요", "글쎄 잘 모르겠음": an answer that starts unsure.
+def starts_unsure(text: Optional[str]) -> bool:
+    s = squash(text)
+    return bool(re.match(r"(음+|흠+|아+|글쎄|잘|그냥)*(몰루|몰라|모름|ㅁㄹ|몰겠|모르겠|글쎄)", s))
 
 
 # "부모님은요", "학교는?": the same question again, about someone else.
@@ -2332,3 +2401,135 @@ def asks_number_again(text: Optional[str]) -> bool:
     # "그 번호 그냥 차단해도 돼?": his number, not one the bot gave.
     theirs = asks_block_or_leave(text) or re.search(r"(모르는|낯선|이상한)번호", s)
     return asked and bool(_ASKS_NUMBER.search(s)) and not hotlines_asked(text) and not theirs
+
+
+# --- fresh12: doubt, adults' duties, a joke, sources ----------------------------------
+
+_REPORT_WORDS = r"(신고|고소|경찰|112|117|1366|상담|알리|알려)"
+
+
+# "확실하지도 않은데 신고해도 됨?", "확인도 하지 않고 신고했다가 사실이 아니면":
+# reporting without being sure.
+def unsure_to_report(text: Optional[str]) -> bool:
+    s = squash(text)
+    doubt = re.search(
+        r"(확실하지|확실치|확실하진|확신이없|확신은없|확인도안|확인도하지않|확인안하|확인하지않|사실이아니|"
+        r"아닐수도|아니면어떡|증거없이|증거가없|증거도없|긴가민가|잘못본|착각)",
+        s,
+    )
+    return bool(doubt and re.search(_REPORT_WORDS, s))
+
+
+# "나 같기도 하고 아닌거같기도함", "이거 나 맞나": whether the picture is of her.
+def unsure_if_me(text: Optional[str]) -> bool:
+    s = squash(text)
+    return bool(
+        re.search(
+            r"(나|저|내얼굴|제얼굴)(같기도|인지모르|인지잘모르|인지아닌지|맞나|맞는지모르|맞는지잘|인거같기도|"
+            r"인것같기도|일수도)",
+            s,
+        )
+        or re.search(r"(아닌거같기도|아닌것같기도|긴가민가)", s)
+    )
+
+
+# A teacher who wants a post quietly taken down so that it does not grow
+# ("밴드 관리자에게 게시물만 조용히 내려 달라고 하면").
+def wants_quiet_removal(text: Optional[str]) -> bool:
+    s = squash(text)
+    quiet = re.search(
+        r"(조용히|조용하게|몰래|일이커지지|일커지지|소문안나|덮|없던일|알리지않고|신고하지않고)", s
+    )
+    removal = re.search(r"(내려|내리|지워|지우|삭제|처리|해결|정리)", s)
+    return bool(quiet and removal)
+
+
+# "117에 신고하면 아청법상 신고의무를 다한 것으로 볼 수 있는지요?"
+def asks_117_duty(text: Optional[str]) -> bool:
+    s = squash(text)
+    return "117" in s and bool(
+        re.search(
+            r"(신고의무|의무를|의무가|의무는|의무도|갈음|대신|충분|다한|된건가|되나요|인정)", s
+        )
+    )
+
+
+# "해당 교사를 수업에서 빼는 것은 조사가 끝난 뒤에 해도 되겠습니까?": when to
+# separate the accused from the student.
+def asks_separation(text: Optional[str]) -> bool:
+    s = squash(text)
+    apart = re.search(
+        r"(분리|수업에서빼|수업에서제외|배제|격리|떼어놓|못만나게|접촉금지|업무에서빼|담임에서빼|교체)",
+        s,
+    )
+    when = re.search(r"(조사|확인|끝난뒤|끝나고|나서|후에|언제|해도되|해야|기다려|지켜본)", s)
+    return bool(apart and when)
+
+
+# "그 집 부모한테 전화해서 사과는 받아야겠습니다": confronting the other family.
+def confronts_family(text: Optional[str]) -> bool:
+    s = squash(text)
+    return bool(
+        re.search(
+            r"(그집|그쪽|걔네|걔|그놈|그애|가해자|가해학생|상대)[가-힣]{0,3}(부모|집|엄마|아빠|어머니|아버지)"
+            r"[가-힣]{0,8}(전화|찾아가|찾아갈|연락|만나|따지|사과|항의)",
+            s,
+        )
+    )
+
+
+# Someone sent her a picture of another person ("걔가 나한테 갠톡으로 사진
+# 보냈는데 우리반 여자애 얼굴 합성한거임"): she received it.
+def received_it(text: Optional[str]) -> bool:
+    s = squash(text)
+    return bool(
+        re.search(
+            r"(걔|그놈|그새끼|누가|누군가|어떤애|남자애|애가|친구가|선배가|모르는사람|그사람)[가-힣]{0,8}"
+            r"(나한테|저한테|내게|제게|나에게|저에게).{0,16}?(보냈|보내줬|보내왔|보냄|보내더|보내옴|줬|보여줬)",
+            s,
+        )
+    )
+
+
+# A bystander afraid of being called a snitch ("고자질한다고 애들이 욕할거같아요").
+def fears_snitch(text: Optional[str]) -> bool:
+    return bool(
+        re.search(
+            r"(고자질|일러바|꼰지|꼰질|배신자|찐따|쌤한테이른|이른다고|일렀다고)", squash(text)
+        )
+    )
+
+
+# "걔네는 장난이라는데 그냥 웃고 넘길까요": called a joke.
+def called_a_joke(text: Optional[str]) -> bool:
+    s = squash(text)
+    return bool(
+        re.search(
+            r"(장난|농담|웃자고|재미로|장난으로)[가-힣]{0,3}"
+            r"(이래|이라는데|이라고|래|라는데|라고|라면서|이라며|였대|였다고)",
+            s,
+        )
+        or re.search(r"(웃고넘길|웃어넘길|그냥넘어갈|참고넘어갈|넘어가야)", s)
+    )
+
+
+# "그냥 신고 안 하고 조용히 있을까요": staying silent about it.
+def thinks_of_silence(text: Optional[str]) -> bool:
+    s = squash(text)
+    return bool(
+        re.search(
+            r"(신고안하고|신고하지말고|신고하지않고|말안하고|아무한테도말안|그냥)[가-힣]{0,6}"
+            r"(조용히|가만히|참을|참고|넘어갈|모른척|있을까|있어야|묻을|덮을)",
+            s,
+        )
+    )
+
+
+# "출처도 알려 줄 수 있어요?": where the facts come from.
+def asks_sources(text: Optional[str]) -> bool:
+    s = squash(text)
+    if asks_law_file(text):
+        return False  # "법 조문 pdf로 줄 수 있음?": a file, which the bot does not send
+    return bool(re.search(r"(출처|근거|법조문|참고자료|어디서나온|자료어디|법령링크)", s)) and (
+        is_question(text) or bool(re.search(r"(알려줘|보여줘|알려주세요|보여주세요|줘|주세요)$", s))
+    )

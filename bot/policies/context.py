@@ -152,7 +152,9 @@ CONTEXT_ONLY = (
     "utter_heard_more", "utter_heard_more_help", "utter_report_scary", "utter_other_case",
     "utter_other_case_adult", "utter_face_offender", "utter_not_believed", "utter_1377",
     "utter_review_delay", "utter_scolded_worry", "utter_link_for_report", "utter_tell_to_delete",
-    "utter_refuse_payback",
+    "utter_refuse_payback", "utter_report_unsure", "utter_maybe_me", "utter_maybe_me_more",
+    "utter_no_cover_up", "utter_117_duty", "utter_separation_now", "utter_snitch_worry",
+    "utter_not_a_joke", "utter_silence_threat",
 )  # fmt: skip
 DANGER_REPLY = {
     "medical": "utter_crisis_medical",
@@ -329,6 +331,13 @@ def _stance(turn: Turn, role: Text) -> Optional[Text]:
     if turn.danger and reading.about_someone_else(turn.text, adult=role != "student"):
         # A friend in danger: a bystander; a child or student: the adult's victim.
         return turn.slots.get("stance") or ("bystander" if role == "student" else "victim")
+    if (
+        role == "student"
+        and reading.received_it(turn.text)
+        and not reading.victim_cue(turn.text)
+        and turn.slots.get("stance") is None
+    ):
+        return "bystander"  # "걔가 나한테 갠톡으로 사진 보냈는데 …": she was sent it
     if reading.involved_cue(turn.text, adult=role != "student"):
         return "involved"
     # The first intent that says who is speaking sets the stance; later ones
@@ -497,6 +506,13 @@ def _after_crisis_reply(turn: Turn) -> Optional[Plan]:
     ):
         # "전화하는거 무서워": still in danger; a text to 109, an adult, away from the edge.
         return Plan(["utter_crisis_unsafe_again"])
+    safer = {"utter_crisis_unsafe": "utter_crisis_safe", "utter_threat_unsafe": "utter_threat_safe"}
+    for unsafe, reply in safer.items():
+        if unsafe in turn.previous and status == "safe" and not reading.is_question(turn.text):
+            # "엄마 깨워서 약 엄마한테 줬어요" right after "119, an adult, now":
+            # safer now, said so (not asked again whether she wants to die).
+            events: List[Event] = [SlotSet("crisis_status", "safe"), SlotSet("crisis_place", None)]
+            return Plan([reply, "action_crisis_update"] + _kept_offer(turn), events)
     return None
 
 
@@ -547,7 +563,9 @@ def _answer_to_question(turn: Turn) -> Optional[Plan]:
         if reading.retracts_crisis(turn.text):
             return Plan(["utter_crisis_clarified"] + _resume_offer(turn))
         answer = reading.yes_no(turn.text, verbs=("죽고싶", "죽고 싶"))
-        if answer == reading.YES:
+        if answer == reading.YES or (answer is None and reading.starts_unsure(turn.text)):
+            # "모르겠어요" is no "no": the crisis reply and the safety question
+            # (facts-ko §10: ask directly, don't leave them alone), not a move on.
             return Plan(
                 ["utter_crisis", "action_crisis_handoff", "utter_ask_safe"],
                 [SlotSet("crisis_confirmed", True)],
@@ -898,7 +916,9 @@ def _specific(turn: Turn, intent: Text, role: Text, stance: Optional[Text]) -> O
     if topic == "report_myself" and reading.asks_who_knows(turn.text):
         topic = None  # "제가 신고하면 아이 학교에도 알려지나요?": who finds out
     if topic and reading.victim_cue(turn.text) and turn.slots.get("stance") != "victim":
-        topic = None  # a first disclosure with a question: the support comes first
+        # A first disclosure with a question ("남자도 이런거 피해자 되나요? 친구놈들이
+        # 제 얼굴로 …"): the support first, then the answer.
+        return Plan(["utter_report_incident"] + QUESTION_REPLIES[topic])
     if topic:
         replies = QUESTION_REPLIES[topic]
         if replies[0] in turn.previous:
@@ -937,6 +957,49 @@ def _connects_again(turn: Turn) -> bool:
         and reading.asks_to_connect(turn.text)
         and reading.yes_no(turn.text, verbs=("연결",)) != reading.NO
     )
+
+
+def _doubts_and_duties(
+    turn: Turn, intent: Optional[Text], role: Text, stance: Optional[Text]
+) -> Optional[Plan]:
+    """Questions the classifier has no intent for: doubt before a report, a
+    school's duties, a joke, staying silent, the sources."""
+    if turn.danger or intent in OWN_REQUESTS:
+        return None
+    if any(a.startswith(("utter_crisis", "utter_ask_safe")) for a in turn.previous):
+        return None  # right after a crisis reply, its own dialogue reads the answer
+    text = turn.text
+    if role == "teacher":
+        if reading.asks_117_duty(text):
+            return Plan(["utter_117_duty"])  # "117에 신고하면 신고의무를 다한 건가요?"
+        if reading.asks_separation(text):
+            return Plan(["utter_separation_now"])  # "조사가 끝난 뒤에 빼도 되나요?"
+        if reading.wants_quiet_removal(text):
+            return Plan(["utter_no_cover_up"])  # "조용히 내려 달라고 하면"
+    if role in ("teacher", "parent") and reading.confronts_family(text):
+        return Plan(["utter_dont_confront"])  # "그 집 부모한테 전화해서 사과는 받아야"
+    if reading.asks_sources(text):
+        return Plan(["action_show_sources"])  # "출처도 알려 줄 수 있어요?"
+    if reading.unsure_to_report(text) and stance != "involved":
+        return Plan(["utter_report_unsure"])  # "확실하지도 않은데 신고해도 됨?"
+    if role != "student" or stance == "involved":
+        return None
+    if reading.unsure_if_me(text):
+        return Plan(["utter_maybe_me"])  # "나 같기도 하고 아닌거같기도함"
+    if "utter_maybe_me" in turn.previous and not reading.is_question(text):
+        return Plan(["utter_maybe_me_more"])  # "근데 교복이 우리학교 교복이야"
+    if reading.fears_snitch(text) and "action_crisis_handoff" not in turn.session:
+        # "고자질한다고 애들이 욕할거같아요" (a friend in danger is not this: telling
+        # her mum is what keeps her safe, said by the crisis replies).
+        return Plan(["utter_snitch_worry"])
+    victim = "victim" in (stance, turn.slots.get("stance")) or reading.victim_cue(text)
+    if victim and reading.called_a_joke(text):
+        return Plan(["utter_not_a_joke"])  # "걔네는 장난이라는데 웃고 넘길까요"
+    if victim and reading.thinks_of_silence(text):
+        # "그냥 신고 안 하고 조용히 있을까요": her choice, not alone.
+        threatened = "utter_threat" in turn.session
+        return Plan(["utter_silence_threat" if threatened else "utter_report_scary"])
+    return None
 
 
 def _route(turn: Turn) -> Optional[Plan]:
@@ -986,11 +1049,24 @@ def _route(turn: Turn) -> Optional[Plan]:
     ):
         # "아 지워도 된다고 ㅇㅇ 지워줘" right after a cancel: asked properly, once more.
         return Plan(["utter_delete_confirm"])
+    if (
+        not turn.danger
+        and reading.asks_to_erase(turn.text)
+        and (reading.names_own_data(turn.text) or "action_privacy" in turn.previous)
+        and not reading.names_material(turn.text)
+        and intent != "crisis"
+    ):
+        # "ㅇㅋ 그럼 다 지워줘 이름까지 전부" (after what is kept here): her data,
+        # not the pictures; asked before anything is erased.
+        return Plan(["utter_delete_confirm"])
     if role in ("teacher", "parent") and reading.adult_is_pictured(turn.text) and not turn.danger:
         # "사실 합성된 교사가 저입니다": an adult victim; help for adults (1366, the centre).
         return Plan(["utter_adult_victim"])
     if role == "student" and not turn.danger and reading.fears_payback(turn.text):
         return Plan(["utter_refuse_payback"])  # "안올릴게 근데 그럼 나 찍힘 ㅠ"
+    fresh = _doubts_and_duties(turn, intent, role, stance)
+    if fresh:
+        return fresh
     if not turn.danger and reading.asks_link_for_report(turn.text):
         return Plan(["utter_link_for_report"])  # "링크는 있는데 그거 신고할때 써도됨?"
     if (

@@ -91,6 +91,17 @@ def test_yes_to_the_safety_question_is_acknowledged_not_the_menu():
     ]
 
 
+def test_safer_after_the_steps_is_acknowledged_not_asked_about_dying_again():
+    steps = [CRISIS_TURN, user("아니", "deny"), bot("utter_crisis_unsafe", "action_crisis_update")]
+    assert plan(*steps, user("아빠 불러서 수면제 아빠한테 다 맡겼어요", "crisis", 0.9)) == [
+        "utter_crisis_safe", "action_crisis_update",
+    ]  # fmt: skip
+    # Not sure first, then the means near: asked again, then the steps.
+    assert plan(CRISIS_TURN, user("잘 모르겠어 그냥 방에 있음", "nlu_fallback")) == [
+        "utter_ask_safe_again"
+    ]
+
+
 def test_an_unclear_answer_is_asked_once_more_then_given_the_steps():
     assert plan(CRISIS_TURN, user("몰라", "out_of_scope")) == ["utter_ask_safe_again"]
     again = [CRISIS_TURN, user("몰라", "out_of_scope"), bot("utter_ask_safe_again")]
@@ -122,6 +133,12 @@ def test_a_yes_to_the_gentle_check_is_the_crisis_dialogue_with_a_page():
     assert SlotSet("crisis_confirmed", True) in events_of(*turn, user("응", "affirm"))
     assert plan(*turn, user("아니", "deny")) == ["utter_crisis_check_no"]
     assert plan(*turn, user("아니 그런 뜻 아님", "deny")) == ["utter_crisis_clarified"]
+    # Not sure is no "no": the crisis reply and the safety question, whatever
+    # else the message seems to say.
+    for unsure in ("잘 모르겠어 그냥 혼자 있고 싶어", "글쎄요 학원 끝나고 집에 왔어요"):
+        assert plan(*turn, user(unsure, "report_incident")) == [
+            "utter_crisis", "action_crisis_handoff", "utter_ask_safe",
+        ]  # fmt: skip
 
 
 IN_REPORT = [
@@ -211,6 +228,17 @@ def test_a_teacher_who_mentions_parents_is_still_a_teacher():
     asks = user("학부모님께도 알려야 하나요?", "ask_privacy")
     assert SlotSet("user_role", "parent") not in roles(*teacher, asks)
     assert SlotSet("user_role", "parent") in roles(*teacher, user("아 저는 학부모입니다", "greet"))
+
+
+def test_erasing_what_she_wrote_here_is_asked_before_anything_is_erased():
+    told = [user("여기 내가 쓴거 남아?", "ask_privacy"), bot("action_privacy")]
+    # After what is kept: her data, whatever the classifier read; asked first.
+    assert plan(*told, user("그럼 걍 싹 지워줘", "ask_takedown")) == ["utter_delete_confirm"]
+    assert plan(user("내 전화번호랑 대화 다 지워주세요", "ask_takedown")) == [
+        "utter_delete_confirm"
+    ]
+    # The pictures are not this chat: not the erase question.
+    assert plan(*told, user("그 합성사진 지워줘", "ask_takedown")) != ["utter_delete_confirm"]
 
 
 def test_refusing_deletion_deletes_nothing_and_can_go_on_with_the_report():
@@ -1013,3 +1041,76 @@ def test_refusing_to_post_and_afraid_of_payback():
     assert plan(
         pressed, user("알겠어 안보낼게 근데 안보내면 나 왕따당할듯", "express_distress")
     ) == ["utter_refuse_payback"]
+
+
+TEACHER = [SlotSet("user_role", "teacher")]
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("117로 신고하면 수사기관 신고 의무까지 한 걸로 인정되나요?", "utter_117_duty"),
+        ("가해 교사를 담임에서 빼는 건 학교 조사 결과가 나온 다음에 해야 하나요?",
+         "utter_separation_now"),
+        ("학부모들 모르게 게시판 글만 조용히 지우고 정리하면 안 될까요?", "utter_no_cover_up"),
+        ("내일 그쪽 부모를 찾아가서 따져 볼 생각입니다", "utter_dont_confront"),
+        ("아직 확실하지 않은데 경찰에 신고해도 괜찮을까요?", "utter_report_unsure"),
+    ],
+)  # fmt: skip
+def test_a_teachers_duties_and_doubts(text, expected):
+    assert plan(*TEACHER, user(text, "ask_bystander_help", 0.6)) == [expected]
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("틱톡에 있는거 내 얼굴인지 아닌지 모르겠어 긴가민가함", "utter_maybe_me"),
+        ("증거도 없는데 신고하면 괜히 나만 이상해질까봐", "utter_report_unsure"),
+        ("애들이 나보고 꼰질이라고 할까봐 못 말하겠음", "utter_snitch_worry"),
+        ("근거 어디서 나온거예요?", "action_show_sources"),
+    ],
+)  # fmt: skip
+def test_a_students_doubts(text, expected):
+    assert plan(user(text, "nlu_fallback", 0.5)) == [expected]
+
+
+def test_a_victim_told_it_was_a_joke_or_thinking_of_silence():
+    victim = [SlotSet("stance", "victim")]
+    joke = user("걔네가 농담이라고 하면서 웃던데 그냥 넘어가야돼?", "nlu_fallback")
+    assert plan(*victim, joke) == ["utter_not_a_joke"]
+    assert plan(*victim, user("그냥 아무한테도 말 안하고 참을까", "nlu_fallback")) == [
+        "utter_report_scary"
+    ]
+    threatened = [*victim, user("사진 뿌린대", "crisis", danger="threat"), bot("utter_threat")]
+    assert plan(*threatened, user("신고하지 말고 그냥 가만히 있을까", "nlu_fallback")) == [
+        "utter_silence_threat"
+    ]
+
+
+def test_more_of_why_it_may_be_her_is_heard():
+    maybe = [user("이거 나인지 잘 모르겠어", "express_distress"), bot("utter_maybe_me")]
+    assert plan(*maybe, user("근데 배경이 우리 학원 앞이야", "out_of_scope")) == [
+        "utter_maybe_me_more"
+    ]
+
+
+def test_a_first_disclosure_with_a_question_gets_the_support_then_the_answer():
+    assert plan(user("남자인데 이런거 신고하면 이상한가요? 반 애들이 제 얼굴로 합성했어요",
+                     "report_incident")) == ["utter_report_incident", "utter_boys_too"]  # fmt: skip
+
+
+def test_a_student_sent_the_picture_is_a_witness():
+    sent = user("어떤 남자애가 저한테 dm으로 옆반 애 합성사진 보내왔어요", "disclose_involvement")
+    assert SlotSet("stance", "bystander") in context.role_events(context.turn_of(tracker(sent)))
+
+
+def test_a_friend_in_danger_is_no_snitching_worry():
+    friend = [
+        user("친구가 죽고싶대 연락이 안돼", "crisis", danger="self_harm"),
+        bot("utter_crisis_other", "action_crisis_handoff", "utter_ask_safe_other"),
+        user("몰라", "deny"),
+        bot("utter_crisis_unsafe_other", "action_crisis_update"),
+    ]
+    assert plan(*friend, user("쌤한테 말하면 걔가 나 고자질했다고 싫어할듯", "nlu_fallback")) != [
+        "utter_snitch_worry"
+    ]

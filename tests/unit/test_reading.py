@@ -74,6 +74,10 @@ def test_the_counsellor_offer(text, expected):
         ("지금 보건실에 저와 함께 있습니다.", "safe", None),
         ("몰라", None, None),
         ("음...", None, None),
+        ("잘 모르겠어 방에 혼자 있긴 한데", None, None),
+        ("수면제는 침대 옆에 그대로 있어", "unsafe", None),
+        ("아빠 불러서 약 아빠한테 다 맡겼어", "safe", None),
+        ("언니 깨웠어 지금 옆에 있어", "safe", None),
     ],
 )
 def test_the_safety_question(text, status, place):
@@ -117,6 +121,11 @@ def test_a_crisis_statement_not_taken_back(text):
         ("동생이 손목을 그었어요", True),
         ("나 죽고싶어", False),
         ("걔네가 그거 보면서 웃는거 보고 진짜 뛰어내리고 싶었어", False),
+        # Those she wrote to or said goodbye to are not whose crisis it is.
+        ("단톡 나가고 반친구들한테 미안했다고 남겼어 오늘 다 끝낼거야", False),
+        ("언니한테 고마웠다고 문자 보냄 이제 그만살래", False),
+        ("친구랑 마지막으로 통화했어 옥상 올라가려고", False),
+        ("친구가 언니한테 잘 있으라고 보내고 옥상 간대요", True),
     ],
 )
 def test_whose_crisis_it_is(text, other):
@@ -195,6 +204,10 @@ def test_report_choices(slot, text, value):
         ("학교에 연락가?", "school"),
         ("익명으로 할 수 있어?", "anonymous"),
         ("비밀 지켜져?", "general"),
+        # What she wrote here, kept or not; whether the bot passes it on.
+        ("아까 학교 이름 쓴거 아직 여기 저장돼있어?", "records"),
+        ("그때 말한거 남았어요", "records"),
+        ("제가 쓴 내용이 학교로 자동으로 통보되나요?", "general"),
     ],
 )
 def test_privacy_topics(text, topic):
@@ -523,6 +536,8 @@ def test_asks_come_back(text, expected):
         ("애들이 니가 프사 공개로 해놔서 그런거래", True),
         ("다들 나보고 조심 좀 하지 그랬냐고 하더라", True),
         ("걔가 그랬대", False),
+        # 걔네가 (they) holds 네가 (you).
+        ("걔네가 그냥 장난이었다고 하던데", False),
     ],
 )
 def test_blamed_by_others(text, expected):
@@ -541,6 +556,11 @@ def test_blamed_by_others(text, expected):
         ("중2 딸아이가 울면서 얘기하는데 사진이 합성돼서 돈다고 하네요", "parent", False, False),
         ("아들이 단톡에서 받은 합성 사진을 친구 여러 명에게 다시 보내줬다는 걸 알았습니다",
          "parent", True, False),
+        # The student who told is neither: "만든" says what the picture is.
+        ("고1 담임입니다. 반 학생이 학원 단톡방에 옆 반 아이 얼굴로 합성한 영상이 "
+         "돈다고 제보해 줬습니다", "teacher", False, False),
+        ("학생이 자기가 만든 사진이 돌고 있다고 말해줬어요 담임인데 어떻게 해야 하나요",
+         "teacher", True, False),
     ],
 )  # fmt: skip
 def test_who_an_adult_speaks_of(text, role, involved, told_of_own):
@@ -655,3 +675,26 @@ def test_a_student_who_names_her_homeroom_teacher_is_no_teacher():
     assert reading.role("담임입니다. 반 학생 일로 문의드려요") == "teacher"
     assert reading.involved_topic("쌤은 성인인데도 처벌돼요?") == "any_age"
     assert reading.involved_topic("단톡엔 안올렸고 우리끼리만 봄") == "made_not_shared"
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("겹지인방이 정확히 뭐야?", True),
+        ("친구 사진이 겹지인방에 돌고 있대 어떡해", False),
+        ("반 애 얼굴이 능욕방에 올라왔다던데 어케함", False),
+    ],
+)
+def test_what_such_rooms_are_is_asked_not_told(text, expected):
+    assert reading.asks_about_rooms(text) is expected
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("저번에 알려준 내 폰번호랑 대화 기록 싹 지워줘", True),
+        ("그 합성 영상 좀 지워줘", False),
+    ],
+)
+def test_her_own_data_is_not_the_pictures(text, expected):
+    assert (reading.names_own_data(text) and not reading.names_material(text)) is expected

@@ -106,6 +106,21 @@ def test_unknown_or_missing_ids_get_a_plain_answer_not_an_error():
     assert "제14조의2제1항" in run(tracker("law.make no.such_fact"))[0]["text"]
 
 
+def test_sources_asked_in_words_are_those_of_the_last_button_shown():
+    button = content.sources_button(["law.possess"])
+    events = [
+        {"event": "bot", "text": "...", "data": {"buttons": [{"title": "x", "payload": "/a"}]}},
+        {"event": "bot", "text": "...", "data": {"buttons": [button.__dict__]}},
+        {"event": "user", "text": "근거는 어디서 나온 거예요?"},
+    ]
+    messages = run(tracker(None, events=events, intent="nlu_fallback"))
+    assert "제14조의2제4항" in messages[0]["text"]
+    # Nothing offered yet: the plain answer, not an error.
+    assert run(tracker(None, events=events[:1], intent="nlu_fallback"))[0]["text"] == (
+        content.messages("sources_none")[0].text
+    )
+
+
 def test_ids_come_from_the_entity_in_order_once():
     t = tracker("law.possess law.make law.possess")
     assert source_ids(t) == ["law.possess", "law.make"]
