@@ -111,10 +111,17 @@ def service_replies(ids: Iterable[Text]) -> List[content.Reply]:
     return [r for rid in ids for r in content.bubbles("resources_list.j2", ids=[rid])]
 
 
-def numbers_said_last(tracker: Tracker) -> List[Text]:
+def numbers_said_last(tracker: Tracker, before_loop: Optional[Text] = None) -> List[Text]:
     """The services named by the latest bot bubble that named any ("아까 그거
-    번호" a few turns later, or in the middle of the quiz)."""
+    번호" a few turns later, or in the middle of the quiz). With `before_loop`,
+    only what was said before that form last started: in the quiz, "아까 그거"
+    is what she was told to call, not a number the quiz's own feedback named."""
+    skipping = before_loop is not None
     for event in reversed(tracker.events):
+        if skipping:
+            started = event.get("event") == "active_loop" and event.get("name") == before_loop
+            skipping = not started
+            continue
         text = event.get("text") or ""
         # Not a quiz question's choices ("① 117 ② 119 ③ 109"): that would give
         # the answer away, and it is no number the bot told her to call.

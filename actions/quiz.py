@@ -189,7 +189,7 @@ class ValidateQuizForm(FormValidationAction):
         )
         if given is None and not dont_know and reading.asks_number_again(text):
             # "아 잠만 아까 그거 번호 뭐였지": the numbers said last, then the question.
-            services = numbers_said_last(tracker)[:2] or ["1388"]
+            services = numbers_said_last(tracker, before_loop="quiz_form")[:2] or ["1388"]
             send(dispatcher, service_replies(services))
             return {"quiz_answer": None, "form_aside": "question"}
         if given is None and not dont_know:

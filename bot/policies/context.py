@@ -986,7 +986,12 @@ def _doubts_and_duties(
         return None
     if reading.unsure_if_me(text):
         return Plan(["utter_maybe_me"])  # "나 같기도 하고 아닌거같기도함"
-    if "utter_maybe_me" in turn.previous and not reading.is_question(text):
+    if (
+        "utter_maybe_me" in turn.previous
+        and not reading.is_question(text)
+        and intent not in ("affirm", "deny", "thank", "goodbye", "greet")
+        and len(reading.squash(text)) >= 6
+    ):
         return Plan(["utter_maybe_me_more"])  # "근데 교복이 우리학교 교복이야"
     if reading.fears_snitch(text) and "action_crisis_handoff" not in turn.session:
         # "고자질한다고 애들이 욕할거같아요" (a friend in danger is not this: telling

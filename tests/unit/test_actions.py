@@ -306,7 +306,10 @@ def test_a_number_asked_again_in_the_quiz_is_the_last_one_said():
     said = [
         {"event": "bot", "text": "삭제 지원은 디지털성범죄 피해상담 1366에 요청할 수 있어요."},
         {"event": "user", "text": "퀴즈 ㄱ"},
+        {"event": "active_loop", "name": "quiz_form"},
         {"event": "bot", "text": "퀴즈 1/5\n학교폭력 신고 번호는?\n① 117\n② 119\n③ 109"},
+        # The quiz's own feedback names a number: not the one she was told to call.
+        {"event": "bot", "text": "1388은 365일 24시간 열려 있어요."},
     ]
     t = Tracker(
         "test", quiz_slots([q.id for q in questions]),
@@ -321,3 +324,4 @@ def test_a_number_asked_again_in_the_quiz_is_the_last_one_said():
     assert result == {"quiz_answer": None, "form_aside": "question"}
     assert "1366" in dispatcher.messages[0]["text"]
     assert not any("117" in m["text"] for m in dispatcher.messages)  # no answer given away
+    assert not any("1388" in m["text"] for m in dispatcher.messages)

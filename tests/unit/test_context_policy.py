@@ -1092,6 +1092,9 @@ def test_more_of_why_it_may_be_her_is_heard():
     assert plan(*maybe, user("근데 배경이 우리 학원 앞이야", "out_of_scope")) == [
         "utter_maybe_me_more"
     ]
+    # Thanks or a short yes is no more of why.
+    assert plan(*maybe, user("알겠어 고마워", "thank")) != ["utter_maybe_me_more"]
+    assert plan(*maybe, user("ㅇㅇ", "affirm")) != ["utter_maybe_me_more"]
 
 
 def test_a_first_disclosure_with_a_question_gets_the_support_then_the_answer():
