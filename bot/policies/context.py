@@ -506,14 +506,25 @@ def _after_crisis_reply(turn: Turn) -> Optional[Plan]:
     ):
         # "전화하는거 무서워": still in danger; a text to 109, an adult, away from the edge.
         return Plan(["utter_crisis_unsafe_again"])
-    safer = {"utter_crisis_unsafe": "utter_crisis_safe", "utter_threat_unsafe": "utter_threat_safe"}
-    for unsafe, reply in safer.items():
+    for unsafe, reply in SAFER_AFTER.items():
         if unsafe in turn.previous and status == "safe" and not reading.is_question(turn.text):
             # "엄마 깨워서 약 엄마한테 줬어요" right after "119, an adult, now":
             # safer now, said so (not asked again whether she wants to die).
-            events: List[Event] = [SlotSet("crisis_status", "safe"), SlotSet("crisis_place", None)]
-            return Plan([reply, "action_crisis_update"] + _kept_offer(turn), events)
+            return _safe(turn, reply)
     return None
+
+
+# The reply to "safe now" right after the steps for danger now.
+SAFER_AFTER = {
+    "utter_crisis_unsafe": "utter_crisis_safe",
+    "utter_threat_unsafe": "utter_threat_safe",
+}
+
+
+def _safe(turn: Turn, reply: Text) -> Plan:
+    """Safe now: said so, the status kept, and a paused form offered again."""
+    events: List[Event] = [SlotSet("crisis_status", "safe"), SlotSet("crisis_place", None)]
+    return Plan([reply, "action_crisis_update"] + _kept_offer(turn), events)
 
 
 def _answer_to_question(turn: Turn) -> Optional[Plan]:
@@ -552,12 +563,11 @@ def _answer_to_question(turn: Turn) -> Optional[Plan]:
         if status == "unsafe" or (status is None and asked.endswith("again")):
             return _unsafe(turn, place)
         if status == "safe":
-            events: List[Event] = [SlotSet("crisis_status", "safe"), SlotSet("crisis_place", None)]
             if other:
                 reply = "utter_crisis_safe_other"
             else:
                 reply = "utter_threat_safe" if _threat_episode(turn) else "utter_crisis_safe"
-            return Plan([reply, "action_crisis_update"] + _kept_offer(turn), events)
+            return _safe(turn, reply)
         return Plan(["utter_ask_safe_other_again" if other else "utter_ask_safe_again"])
     if asked == "crisis_check":
         if reading.retracts_crisis(turn.text):
